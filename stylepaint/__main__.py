@@ -1,0 +1,5 @@
+import sys
+
+from stylepaint.cli import main
+
+sys.exit(main())

@@ -1,0 +1,47 @@
+"""Where things live: packaged resources and the platform's user folders.
+
+Tests redirect every user folder by setting ``STYLEPAINT_HOME`` (one folder that then holds
+``data/``, ``cache/`` and ``config/``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "stylepaint"
+
+#: The repository's (or installed tree's) resources folder: embedded models, data registries.
+RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+MODELS_DIR = RESOURCES / "models"
+
+
+def _home_override() -> Path | None:
+    home = os.environ.get("STYLEPAINT_HOME")
+    return Path(home) if home else None
+
+
+def user_data_dir() -> Path:
+    """Favorites, recipes and other things the user made."""
+    home = _home_override()
+    path = home / "data" if home else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_cache_dir() -> Path:
+    """Downloaded models, precomputed directions: can be rebuilt, safe to delete."""
+    home = _home_override()
+    path = home / "cache" if home else Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def user_config_dir() -> Path:
+    """Settings and window layout."""
+    home = _home_override()
+    path = home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
