@@ -1,0 +1,1 @@
+"""The procedural portrait domain: vocabulary, renderer, captions, attribute oracle, small CLIP."""
