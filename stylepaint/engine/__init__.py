@@ -1,0 +1,1 @@
+"""The engine: generator, checkpoint formats, latent spaces, blending, rendering. No Qt here."""
