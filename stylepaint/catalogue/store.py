@@ -1,0 +1,150 @@
+"""The local model store: which catalogue entries are on disk, and getting or removing them.
+
+Files live in ``paths.user_cache_dir() / "models"`` under the entry's ``filename``. Each
+finished file has a small JSON record beside it (its sha256, size and mtime), written by the
+downloader; a part file (``.part``) means an interrupted download that will resume.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import filelock
+
+from stylepaint import paths
+from stylepaint.catalogue import download as dl
+from stylepaint.catalogue.http import Timeouts
+from stylepaint.catalogue.registry import Catalogue, Entry, load_catalogue
+from stylepaint.errors import DownloadError, StylepaintError
+
+
+def models_dir() -> Path:
+    folder = paths.user_cache_dir() / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def manual_hint(entry: Entry, path: Path) -> str:
+    return f"to install it by hand, download {entry.url} and save it as {path}"
+
+
+class ModelStore:
+    """Catalogue entries joined with what is in the models folder."""
+
+    def __init__(self, catalogue: Catalogue | None = None, folder: str | os.PathLike | None = None):
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self.folder = Path(folder) if folder else models_dir()
+
+    def path(self, name: str) -> Path:
+        """Where the entry's file is, or will be once downloaded."""
+        return self.folder / self.catalogue.get(name).filename
+
+    def status(self, name: str) -> str:
+        """``installed``, ``partial`` (an interrupted download) or ``available``."""
+        path = self.path(name)
+        if path.is_file():
+            return "installed"
+        if dl.part_path(path).is_file():
+            return "partial"
+        return "available"
+
+    def installed_size(self, name: str) -> int | None:
+        path = self.path(name)
+        return path.stat().st_size if path.is_file() else None
+
+    def require(self, name: str) -> Path:
+        """The path of an installed entry, or an error saying how to get it."""
+        path = self.path(name)
+        if not path.is_file():
+            entry = self.catalogue.get(name)
+            raise DownloadError(f"model '{name}' is not downloaded: run `stylepaint models download {name}`, "
+                                f"or {manual_hint(entry, path)}")
+        return path
+
+    def download(self, name: str, timeouts: Timeouts | None = None, **kwargs):
+        """Generator job: download (or reuse) the entry's file; see ``download.download_file``.
+
+        Network failures name the URL and the manual alternative (the exact path to save to).
+        """
+        entry = self.catalogue.get(name)
+        path = self.folder / entry.filename
+        job = dl.download_file(entry.urls, path, sha256=entry.sha256, size=entry.size,
+                               estimate=entry.expected_bytes, timeouts=timeouts, **kwargs)
+        try:
+            for progress in job:
+                yield {**progress, "name": name}
+        except DownloadError as exc:
+            if "checksum" in str(exc) or "free space" in str(exc):
+                raise
+            hint = f"to install it by hand, download {entry.url} and save it as {path}"
+            if entry.url in str(exc):
+                hint = f"to install it by hand, download that URL and save it as {path}"
+            raise DownloadError(f"{exc}; {hint}") from None
+        finally:
+            job.close()
+
+    def remove(self, name: str) -> list[Path]:
+        """Delete the entry's file, its record and any partial download; returns what was removed."""
+        path = self.path(name)
+        lock = filelock.FileLock(str(dl.lock_path(path)), thread_local=False)
+        try:
+            lock.acquire(timeout=0)
+        except filelock.Timeout:
+            raise StylepaintError(f"{path.name} is being downloaded right now; cancel that first") from None
+        try:
+            removed = []
+            for p in (path, dl.record_path(path), dl.part_path(path), dl.part_path(path).with_name(
+                    dl.part_path(path).name + ".json")):
+                if p.is_file():
+                    p.unlink()
+                    removed.append(p)
+            return removed
+        finally:
+            lock.release()  # the lock file stays: deleting it could let two lockers in at once
+
+    def clip_spec(self, name: str) -> str:
+        """For an installed CLIP entry, the ``MODEL:FILE`` spec that loads it from disk."""
+        entry = self.catalogue.get(name)
+        if entry.kind != "clip":
+            raise StylepaintError(f"'{name}' is a generator, not CLIP weights")
+        return f"{entry.model}:{self.require(name)}"
+
+    def rows(self) -> list[dict]:
+        """Plain dicts for lists and dialogs (no objects from this package leak out)."""
+        rows = []
+        for entry in self.catalogue:
+            status = self.status(entry.name)
+            size = self.installed_size(entry.name) or entry.size
+            rows.append({
+                "name": entry.name, "title": entry.title, "kind": entry.kind,
+                "domain": entry.domain, "resolution": entry.resolution, "status": status,
+                "size_bytes": size, "approx_size_mb": entry.approx_size_mb,
+                "size_text": size_text(size, entry.approx_size_mb),
+                "licence": entry.licence.name, "licence_url": entry.licence.url,
+                "licence_notice": entry.licence.notice, "commercial_use": entry.licence.commercial_use,
+                "url": entry.url, "path": str(self.folder / entry.filename),
+                "neutral_prompt": entry.neutral_prompt, "clip": entry.clip,
+                "sha256": entry.sha256,
+            })
+        return rows
+
+
+def size_text(size: int | None, approx_mb: float | None) -> str:
+    if size is not None:
+        return f"{size / 1e6:,.1f} MB" if size < 1e9 else f"{size / 1e9:,.2f} GB"
+    if approx_mb is not None:
+        return f"~{approx_mb:,.0f} MB"
+    return "size unknown"
+
+
+def resolve_model(spec: str, catalogue: Catalogue | None = None) -> Path:
+    """A model argument as the user typed it: an existing file, or an installed catalogue name."""
+    path = Path(spec).expanduser()
+    if path.is_file():
+        return path
+    store = ModelStore(catalogue)
+    if spec in store.catalogue:
+        return store.require(spec)
+    raise StylepaintError(f"{spec}: no such file, and not a name in the model catalogue "
+                          "(see `stylepaint models list`)")
