@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "stylepaint.cli.info_cmd",
     "stylepaint.cli.render_cmd",
     "stylepaint.cli.convert_cmd",
+    "stylepaint.cli.models_cmd",
 ]
 
 
