@@ -33,43 +33,49 @@ def _mix(a: torch.Tensor, b: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
 def blend_synthesis(G: Generator, styles_a: dict, styles_b: dict, mask: torch.Tensor,
                     from_layer: str | None = None, noise_mode: str = "const") -> torch.Tensor:
     """Render A and B with their features mixed by `mask` ([N or 1, 1, h, w], 0 = A, 1 = B)."""
+    return blend_streams(G, styles_a, [(styles_b, mask)], from_layer, noise_mode)
+
+
+def blend_streams(G: Generator, base: dict, layers: list[tuple[dict, torch.Tensor]],
+                  from_layer: str | None = None, noise_mode: str = "const") -> torch.Tensor:
+    """Mix several style sets in one pass: start from `base`, then each (styles, mask) in order
+    replaces the mixed features where its mask is 1 (later entries win where masks overlap)."""
     names = [l.name for l in G.style_layers]
     if from_layer is not None and from_layer not in names:
         raise ValueError(f"unknown layer {from_layer!r}; expected one of {', '.join(names)}")
-    assert_shape(mask, [None, 1, None, None], "mask")
-    n = next(iter(styles_a.values())).shape[0]
-    mask = mask.to(G.device, torch.float32)
-    if mask.shape[0] not in (1, n):
-        raise ValueError(f"mask batch {mask.shape[0]} does not match {n} images")
+    n = next(iter(base.values())).shape[0]
+    masks = []
+    for _, mask in layers:
+        assert_shape(mask, [None, 1, None, None], "mask")
+        if mask.shape[0] not in (1, n):
+            raise ValueError(f"mask batch {mask.shape[0]} does not match {n} images")
+        masks.append((mask.to(G.device, torch.float32), {}))
+    streams = [base] + [styles for styles, _ in layers]
     start = 0 if from_layer is None else names.index(from_layer)
-    cache: dict = {}
-    synthesis = G.synthesis
-    xa = xb = img_a = img_b = None
+    xs = [None] * len(streams)
+    imgs = [None] * len(streams)
     index = 0
-    for block in synthesis.blocks():
+    for block in G.synthesis.blocks():
         res = block.resolution
-        m = _mask_at(mask, res, cache)
-        if img_a is not None:
-            img_a = upsample2d(img_a, block.resample_filter)
-            img_b = upsample2d(img_b, block.resample_filter)
+        if imgs[0] is not None:
+            imgs = [upsample2d(img, block.resample_filter) for img in imgs]
         for lname in block.layer_names:
             name = f"b{res}.{lname}"
             layer = getattr(block, lname)
             if lname == "torgb":
-                ya = layer(xa, styles_a[name]).to(torch.float32)
-                yb = layer(xb, styles_b[name]).to(torch.float32)
-                img_a = ya if img_a is None else img_a + ya
-                img_b = yb if img_b is None else img_b + yb
+                ys = [layer(x, st[name]).to(torch.float32) for x, st in zip(xs, streams)]
+                imgs = [y if img is None else img + y for img, y in zip(imgs, ys)]
+                values = imgs
             else:
-                if lname == "conv1" and block.in_channels == 0:
+                if block.in_channels == 0:
                     const = block.const.to(torch.float32).unsqueeze(0).repeat([n, 1, 1, 1])
-                    xa, xb = const, const
-                xa = layer(xa, styles_a[name], noise_mode)
-                xb = layer(xb, styles_b[name], noise_mode)
+                    xs = [const] * len(streams)
+                xs = [layer(x, st[name], noise_mode) for x, st in zip(xs, streams)]
+                values = xs
             if index >= start:
-                if lname == "torgb":
-                    img_a = img_b = _mix(img_a, img_b, m)
-                else:
-                    xa = xb = _mix(xa, xb, m)
+                mixed = values[0]
+                for value, (mask, cache) in zip(values[1:], masks):
+                    mixed = _mix(mixed, value, _mask_at(mask, res, cache))
+                values[:] = [mixed] * len(values)
             index += 1
-    return img_a
+    return imgs[0]

@@ -1,0 +1,196 @@
+"""The one render entry point: plain arguments in, a result dict out.
+
+The GUI worker, the CLI and the tests all call `Renderer.render(**args)`. It never raises:
+an error comes back as one sentence in ``result["error"]`` (and the traceback of an
+unexpected one in ``result["metadata"]["traceback"]`` for the log). Networks, CLIP models and
+directions are cached by their arguments, failures included, so moving a slider never
+reloads anything.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections import OrderedDict
+
+import numpy as np
+import torch
+
+from stylepaint.edits import EditStep
+from stylepaint.engine import stylespace
+from stylepaint.engine.blending import blend_streams
+from stylepaint.engine.checkpoints import load_generator, resolve_device
+from stylepaint.engine.networks import Generator
+from stylepaint.errors import InputError, StylepaintError
+
+
+def to_uint8(img: torch.Tensor) -> np.ndarray:
+    """[1, 3, H, W] in about [-1, 1] -> [H, W, 3] uint8."""
+    img = (img[0].detach().float().clamp(-1, 1) + 1) * 127.5
+    return img.round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+
+
+def _mask_tensor(mask, G: Generator, what: str) -> torch.Tensor:
+    m = np.asarray(mask, dtype=np.float32)
+    if m.ndim == 3 and m.shape[-1] == 1:
+        m = m[..., 0]
+    if m.ndim != 2:
+        raise InputError(f"{what} must be a 2-D array (height x width), got shape {m.shape}")
+    return torch.from_numpy(np.clip(m, 0, 1)).to(G.device)[None, None]
+
+
+def _lerp_styles(a: dict, b: dict, t: float) -> "OrderedDict[str, torch.Tensor]":
+    return OrderedDict((k, a[k] + (b[k] - a[k]) * t) for k in a)
+
+
+class Renderer:
+    """Owns the models; `render()` is the only way in."""
+
+    def __init__(self, max_generators: int = 3):
+        self._generators: "OrderedDict[tuple, Generator | StylepaintError]" = OrderedDict()
+        self._editors: dict = {}
+        self.max_generators = max_generators
+
+    # ------------------------------------------------------------------ caches
+    def generator(self, model=None, device="cpu") -> Generator:
+        key = (str(model) if model is not None else None, str(device))
+        if key not in self._generators:
+            try:
+                self._generators[key] = load_generator(model, resolve_device(device))
+            except StylepaintError as exc:
+                self._generators[key] = exc
+            while len(self._generators) > self.max_generators:
+                self._generators.popitem(last=False)
+        self._generators.move_to_end(key)
+        value = self._generators[key]
+        if isinstance(value, StylepaintError):
+            raise value
+        return value
+
+    def forget(self, model=None) -> None:
+        """Drop cached generators (and their editors) for `model`, e.g. after the file changed."""
+        for key in [k for k in self._generators if k[0] == (str(model) if model is not None else None)]:
+            del self._generators[key]
+
+    def editor(self, G: Generator, clip: str | None):
+        """The text editor (CLIP + global directions) for this generator, cached."""
+        from stylepaint.directions import open_editor   # imported on first edit: CLIP is heavy
+
+        key = (G.model_id, str(G.device), clip)
+        if key not in self._editors:
+            try:
+                self._editors[key] = open_editor(G, clip)
+            except StylepaintError as exc:
+                self._editors[key] = exc
+        value = self._editors[key]
+        if isinstance(value, StylepaintError):
+            raise value
+        return value
+
+    def set_editor(self, G: Generator, clip: str | None, editor) -> None:
+        """Install an editor built elsewhere (e.g. by a background direction build)."""
+        self._editors[(G.model_id, str(G.device), clip)] = editor
+
+    # ------------------------------------------------------------------ pieces
+    def _ws(self, G: Generator, seed, ws, truncation: float) -> torch.Tensor:
+        if ws is None:
+            return stylespace.seed_to_ws(G, int(seed), truncation)
+        arr = np.asarray(ws, dtype=np.float32)
+        if arr.ndim == 2:
+            arr = arr[None]
+        if arr.shape[1:] == (G.w_dim,):
+            arr = np.repeat(arr[:, None], G.num_ws, axis=1)
+        if arr.shape != (1, G.num_ws, G.w_dim):
+            raise InputError(f"this latent has shape {list(np.asarray(ws).shape)}, but the model needs "
+                             f"[{G.num_ws}, {G.w_dim}] (W+) or [{G.w_dim}] (W)")
+        return torch.from_numpy(arr).to(G.device)
+
+    def _edited(self, G: Generator, styles: dict, steps: list[EditStep], clip) -> tuple[dict, list[int]]:
+        if not steps:
+            return styles, []
+        from stylepaint.directions import apply_steps
+
+        return apply_steps(self.editor(G, clip), styles, steps)
+
+    # ------------------------------------------------------------------ entry point
+    def render(self, model=None, device="cpu", seed=0, ws=None, truncation=1.0, noise_mode="const",
+               edits=(), clip=None, masks=None, blend=None, morph=None, preview_size=None,
+               heatmap=False) -> dict:
+        t0 = time.perf_counter()
+        timings, metadata = {}, {}
+        result = {"image": None, "error": None, "timings": timings, "metadata": metadata}
+        try:
+            with torch.inference_mode():
+                G = self.generator(model, device)
+                timings["load_ms"] = (time.perf_counter() - t0) * 1e3
+                metadata.update(model=G.source_path, model_id=G.model_id, device=str(G.device),
+                                resolution=G.img_resolution, num_ws=G.num_ws, format=G.source_format,
+                                layers=[l.name for l in G.style_layers], seed=seed, truncation=truncation)
+                image, extra = self._render(G, seed, ws, truncation, noise_mode, edits, clip, masks or {},
+                                            blend, morph, preview_size, heatmap, timings)
+                metadata.update(extra)
+                result["image"] = to_uint8(image)
+        except StylepaintError as exc:
+            result["error"] = str(exc)
+        except Exception as exc:  # a bug: report it as a value, keep the thread alive
+            result["error"] = f"internal error: {type(exc).__name__}: {exc}"
+            metadata["traceback"] = traceback.format_exc()
+        timings["total_ms"] = (time.perf_counter() - t0) * 1e3
+        return result
+
+    def _render(self, G, seed, ws, truncation, noise_mode, edits, clip, masks, blend, morph,
+                preview_size, want_heatmap, timings):
+        t = time.perf_counter()
+        ws_t = self._ws(G, seed, ws, truncation)
+        steps = [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in edits]
+        steps = [s for s in steps if s.enabled]
+        global_steps = [s for s in steps if not s.mask]
+        region_steps = [s for s in steps if s.mask]
+        if morph and morph.get("space", "w+") == "w+":
+            ws_t = ws_t.lerp(self._ws(G, 0, morph["ws_b"], 1.0), float(morph["t"]))
+        base = G.styles(ws_t)
+        styles, moved = self._edited(G, base, global_steps, clip)
+        if morph and morph.get("space") == "s":
+            styles_b = G.styles(self._ws(G, 0, morph["ws_b"], 1.0))
+            styles_b, _ = self._edited(G, styles_b, [EditStep.from_dict(s) if isinstance(s, dict) else s
+                                                     for s in morph.get("edits_b", ())], clip)
+            styles = _lerp_styles(styles, styles_b, float(morph["t"]))
+        layers = []
+        for step in region_steps:
+            if step.mask not in masks:
+                raise InputError(f"the edit '{step.label}' refers to a region mask '{step.mask}' that was not given")
+            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip)
+            moved += n
+            layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
+        from_layer = None
+        if blend:
+            styles_b = G.styles(self._ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation))
+            styles_b, _ = self._edited(G, styles_b, [EditStep.from_dict(s) if isinstance(s, dict) else s
+                                                     for s in blend.get("edits_b", ())], clip)
+            layers.append((styles_b, _mask_tensor(blend["mask"], G, "blend mask")))
+            from_layer = blend.get("from_layer")
+        timings["edit_ms"] = (time.perf_counter() - t) * 1e3
+        t = time.perf_counter()
+        if layers:
+            image = blend_streams(G, styles, layers, from_layer, noise_mode)
+        else:
+            max_res = preview_size if preview_size and preview_size < G.img_resolution else None
+            image = G.synthesis_from_styles(styles, noise_mode, max_resolution=max_res)
+        timings["synthesis_ms"] = (time.perf_counter() - t) * 1e3
+        extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None,
+                 "preview": image.shape[-1] < G.img_resolution}
+        if want_heatmap:
+            plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
+            extra["heatmap"] = (image - plain).abs().mean(dim=1)[0].cpu().numpy()
+        return image, extra
+
+
+_default_renderer: Renderer | None = None
+
+
+def render(**args) -> dict:
+    """Module-level convenience over one shared `Renderer`."""
+    global _default_renderer
+    if _default_renderer is None:
+        _default_renderer = Renderer()
+    return _default_renderer.render(**args)

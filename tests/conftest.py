@@ -1,0 +1,51 @@
+"""Shared test set-up: fixture paths, tiny generators, and a private STYLEPAINT_HOME per test."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("STYLEPAINT_SHARED", REPO.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+CHECKPOINTS = FIXTURES / "checkpoints"
+PHOTOS = FIXTURES / "photos"
+
+CHECKPOINT_FILES = ["sg2ada-64px.pkl", "sg2ada-32px-fp16-clamp.pkl", "rosinality-32px.pt"]
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own user data/cache/config folders."""
+    home = tmp_path_factory.mktemp("stylepaint-home")
+    monkeypatch.setenv("STYLEPAINT_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def fixture_dir() -> Path:
+    if not CHECKPOINTS.is_dir():
+        pytest.fail(f"reference fixtures not found at {CHECKPOINTS} (set STYLEPAINT_SHARED)")
+    return CHECKPOINTS
+
+
+@pytest.fixture(scope="session")
+def tiny_generator():
+    """A small randomly initialised generator (16 px) for fast tests."""
+    import torch
+
+    from stylepaint.engine.networks import Generator
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=128, channel_max=32)
+    with torch.no_grad():
+        for name, p in G.named_parameters():
+            if name.endswith("noise_strength"):
+                p.fill_(0.1)
+    G.model_id = "tiny-test-generator"
+    G.source_path, G.source_format = "<tiny>", "memory"
+    return G.eval().requires_grad_(False)
