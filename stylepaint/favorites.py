@@ -1,0 +1,224 @@
+"""The favorites store: saved editor states with thumbnails, in the user's data folder.
+
+Pure Python (no Qt, no torch). Each favorite is one folder ``favorites/<id>/`` holding
+
+* ``state.json`` - name, creation time and the plain-data part of the editor state
+  (model, model id, seed, truncation, edit stack, ...);
+* ``arrays.npz`` - the array part of the state (latent ``ws``, painted masks);
+* ``thumb.png`` - a small picture for the favorites dock.
+
+Writes are crash-safe: a new favorite is written into a hidden temporary folder, every file
+flushed and fsync'ed, and only then renamed into place in one ``os.replace``; a rename rewrites
+``state.json`` through a temporary file and ``os.replace``. A kill in mid-save therefore leaves
+either the old favorite or the new one, never half of one, and never touches the others.
+A full disk or unwritable folder raises ``StylepaintError`` and leaves every saved favorite as
+it was.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stylepaint import paths
+from stylepaint.errors import InputError, StylepaintError
+
+FORMAT_VERSION = 1
+_STATE = "state.json"
+_ARRAYS = "arrays.npz"
+_THUMB = "thumb.png"
+
+
+@dataclass
+class Favorite:
+    """One saved state. ``state`` is plain JSON data, ``arrays`` maps names to numpy arrays."""
+
+    id: str
+    name: str
+    created: float
+    state: dict = field(default_factory=dict)
+    arrays: dict = field(default_factory=dict)
+    thumbnail_path: Path | None = None
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:  # Windows cannot open folders; rename is atomic there anyway
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: temp file, flush, fsync, os.replace."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _describe(exc: OSError) -> str:
+    import errno
+
+    if exc.errno == errno.ENOSPC:
+        return "the disk is full"
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return "the folder is not writable"
+    return exc.strerror or str(exc)
+
+
+class FavoritesStore:
+    """Favorites in ``root`` (default: ``<user data dir>/favorites``)."""
+
+    def __init__(self, root: Path | str | None = None):
+        self.root = Path(root) if root is not None else paths.user_data_dir() / "favorites"
+
+    # -- reading ---------------------------------------------------------------------------
+    def list(self) -> list[Favorite]:
+        """All readable favorites, oldest first (arrays are not loaded: see ``get``)."""
+        if not self.root.is_dir():
+            return []
+        favorites = []
+        for folder in self.root.iterdir():
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                favorites.append(self._read(folder, with_arrays=False))
+            except StylepaintError:
+                continue  # a foreign or damaged folder is skipped, never deleted
+        favorites.sort(key=lambda f: (f.created, f.id))
+        return favorites
+
+    def get(self, fav_id: str) -> Favorite:
+        folder = self.root / fav_id
+        if not folder.is_dir():
+            raise InputError(f"no favorite with id {fav_id!r}")
+        return self._read(folder, with_arrays=True)
+
+    def _read(self, folder: Path, with_arrays: bool) -> Favorite:
+        try:
+            meta = json.loads((folder / _STATE).read_text(encoding="utf-8"))
+            arrays = {}
+            if with_arrays and (folder / _ARRAYS).exists():
+                with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
+                    arrays = {k: npz[k] for k in npz.files}
+        except (OSError, ValueError, KeyError) as exc:
+            raise StylepaintError(f"favorite {folder.name}: cannot read it ({exc})") from exc
+        if not isinstance(meta, dict) or "state" not in meta:
+            raise StylepaintError(f"favorite {folder.name}: not a stylepaint favorite")
+        thumb = folder / _THUMB
+        return Favorite(
+            id=folder.name,
+            name=str(meta.get("name", folder.name)),
+            created=float(meta.get("created", 0.0)),
+            state=meta["state"],
+            arrays=arrays,
+            thumbnail_path=thumb if thumb.exists() else None,
+        )
+
+    # -- writing ---------------------------------------------------------------------------
+    def add(self, name: str, state: dict, arrays: dict | None = None, thumbnail_png: bytes | None = None) -> Favorite:
+        """Save a new favorite; returns it. Raises StylepaintError when it cannot be written."""
+        name = (name or "").strip() or "Untitled"
+        try:
+            json.dumps(state)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"favorite state is not plain data ({exc})") from exc
+        fav_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        created = time.time()
+        tmp = self.root / f".new-{fav_id}"
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tmp.mkdir()
+            meta = {"version": FORMAT_VERSION, "name": name, "created": created, "state": state}
+            _write_bytes(tmp / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
+            if arrays:
+                buf = io.BytesIO()
+                np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+                _write_bytes(tmp / _ARRAYS, buf.getvalue())
+            if thumbnail_png:
+                _write_bytes(tmp / _THUMB, thumbnail_png)
+            _fsync_dir(tmp)
+            os.replace(tmp, self.root / fav_id)
+            _fsync_dir(self.root)
+        except OSError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise StylepaintError(f"cannot save the favorite in {self.root}: {_describe(exc)}") from exc
+        return self.get(fav_id)
+
+    def rename(self, fav_id: str, name: str) -> Favorite:
+        name = (name or "").strip()
+        if not name:
+            raise InputError("a favorite needs a non-empty name")
+        folder = self.root / fav_id
+        fav = self.get(fav_id)
+        meta = {"version": FORMAT_VERSION, "name": name, "created": fav.created, "state": fav.state}
+        try:
+            _write_bytes(folder / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
+        except OSError as exc:
+            raise StylepaintError(f"cannot rename the favorite: {_describe(exc)}") from exc
+        return self.get(fav_id)
+
+    def delete(self, fav_id: str) -> None:
+        folder = self.root / fav_id
+        if not folder.is_dir():
+            raise InputError(f"no favorite with id {fav_id!r}")
+        trash = self.root / f".trash-{fav_id}-{uuid.uuid4().hex[:6]}"
+        try:
+            os.replace(folder, trash)  # one atomic step: the favorite is gone or still whole
+        except OSError as exc:
+            raise StylepaintError(f"cannot delete the favorite: {_describe(exc)}") from exc
+        shutil.rmtree(trash, ignore_errors=True)
+
+    # -- exchange --------------------------------------------------------------------------
+    def export(self, fav_id: str, dest: Path | str) -> Path:
+        """Write the favorite as one ``.zip`` bundle (state.json, arrays.npz, thumb.png)."""
+        folder = self.root / fav_id
+        self.get(fav_id)  # validates
+        dest = Path(dest)
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            for name in (_STATE, _ARRAYS, _THUMB):
+                if (folder / name).exists():
+                    zf.write(folder / name, name)
+        try:
+            _write_bytes(dest, buf.getvalue())
+        except OSError as exc:
+            raise StylepaintError(f"cannot export to {dest}: {_describe(exc)}") from exc
+        return dest
+
+    def import_bundle(self, src: Path | str) -> Favorite:
+        """Add a favorite from a bundle written by ``export``."""
+        try:
+            with zipfile.ZipFile(src) as zf:
+                meta = json.loads(zf.read(_STATE).decode("utf-8"))
+                arrays = {}
+                if _ARRAYS in zf.namelist():
+                    with np.load(io.BytesIO(zf.read(_ARRAYS)), allow_pickle=False) as npz:
+                        arrays = {k: npz[k] for k in npz.files}
+                thumb = zf.read(_THUMB) if _THUMB in zf.namelist() else None
+        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+            raise InputError(f"{src}: not a stylepaint favorite bundle ({exc})") from exc
+        if not isinstance(meta, dict) or "state" not in meta:
+            raise InputError(f"{src}: not a stylepaint favorite bundle")
+        return self.add(meta.get("name", "Imported"), meta["state"], arrays, thumb)

@@ -1,0 +1,294 @@
+"""What the menus and docks do with files: favorites (add, restore, rename, delete, export),
+morph and blend targets, PNG/latent export, recipes, opening latents, models and photos.
+
+Every failure is a ``StylepaintError`` shown as one sentence in the message bar; nothing here
+lets an exception escape into Qt. Dialogs only ask for paths; ``*_to(path)`` / ``*_from(path)``
+do the work (tests call those directly).
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog
+
+from stylepaint.edits import Recipe
+from stylepaint.errors import InputError, StylepaintError
+from stylepaint.favorites import FavoritesStore
+from stylepaint.gui import export
+from stylepaint.gui.blend_panel import SNAPSHOT
+from stylepaint.gui.canvas import to_qimage
+from stylepaint.gui.state import EditorState
+
+CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+
+
+def reported(fn):
+    """Run an action; show a StylepaintError (or OSError) as a message instead of raising."""
+    @functools.wraps(fn)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fn(self, *args, **kwargs)
+        except StylepaintError as exc:
+            self.w.show_message(str(exc))
+        except OSError as exc:
+            self.w.show_message(f"{getattr(exc, 'filename', '') or 'file'}: {exc.strerror or exc}")
+        return None
+    return wrapper
+
+
+class Actions:
+    def __init__(self, window, controller, store: FavoritesStore):
+        self.w = window
+        self.c = controller
+        self.store = store
+        self.snapshot_ws = None
+        self._export_jobs: dict[int, str] = {}
+        self.photo_jobs: dict[int, str] = {}
+
+    # -- favorites -----------------------------------------------------------------------------
+    def reload_favorites(self) -> None:
+        favorites = self.store.list()
+        self.w.favorites_dock.set_favorites(favorites)
+        self.w.morph_panel.set_targets(favorites)
+        self.w.blend_panel.set_faces(favorites, has_snapshot=self.snapshot_ws is not None)
+
+    @reported
+    def add_favorite(self, name: str | None = None):
+        result = self.c.full_result or self.c.result
+        if result is None or result.get("image") is None:
+            raise InputError("nothing to keep yet: there is no picture on the canvas")
+        meta = result.get("metadata") or {}
+        state, arrays = self.c.state.to_favorite(ws=meta.get("ws"), model_id=meta.get("model_id"))
+        thumb = Image.fromarray(result["image"]).resize((128, 128), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        thumb.save(buf, "PNG")
+        steps = self.c.state.applied_edits()
+        name = name or (", ".join(s.label for s in steps if s.alpha) or f"Seed {self.c.state.seed}")
+        fav = self.store.add(name, state, arrays, buf.getvalue())
+        self.reload_favorites()
+        self.w.show_message(f"Added “{fav.name}” to favorites.", "info")
+        return fav
+
+    @reported
+    def restore_favorite(self, fav_id: str) -> None:
+        fav = self.store.get(fav_id)
+        state = EditorState.from_favorite(fav.state, fav.arrays)
+        if state.model is not None and not Path(state.model).exists():
+            raise InputError(f"this favorite was made with {state.model}, which is no longer there")
+        if state.model != self.c.state.model:
+            self.c.model_meta = {}
+        self.c.change(state)
+
+    @reported
+    def rename_favorite(self, fav_id: str, name: str) -> None:
+        self.store.rename(fav_id, name)
+        self.reload_favorites()
+
+    @reported
+    def delete_favorite(self, fav_id: str) -> None:
+        self.store.delete(fav_id)
+        self.reload_favorites()
+
+    def export_favorite(self, fav_id: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export favorite", f"{fav_id}.zip", "Favorite bundles (*.zip)")
+        if path:
+            self.export_favorite_to(fav_id, path)
+
+    @reported
+    def export_favorite_to(self, fav_id: str, path) -> None:
+        self.store.export(fav_id, path)
+        self.w.show_message(f"Exported the favorite to {path}.", "info")
+
+    # -- morph and blend -------------------------------------------------------------------------
+    @reported
+    def set_morph(self, settings: dict | None, final: bool = True) -> None:
+        s = self.c.state
+        if settings is None:
+            self.c.change(s.with_(morph=None))
+            return
+        fav = self.store.get(settings["favorite"])
+        if fav.arrays.get("ws") is None:
+            raise InputError(f"favorite “{fav.name}” has no saved latent to morph towards")
+        edits_b = [e for e in fav.state.get("edits", []) if e.get("enabled", True)]
+        morph = {"ws_b": fav.arrays["ws"], "edits_b": edits_b, "t": settings["t"], "space": settings["space"],
+                 "label": fav.name, "favorite": fav.id}
+        self.c.change(s.with_(morph=morph), drag_key="morph", final=final)
+
+    def morph_towards(self, fav_id: str) -> None:
+        self.w.show_panel("morph")
+        self.w.morph_panel.choose(fav_id)
+
+    def blend_with(self, fav_id: str) -> None:
+        self.w.show_panel("blend")
+        self.w.blend_panel.choose(fav_id)
+
+    def snapshot_for_blend(self) -> None:
+        meta = (self.c.result or {}).get("metadata") or {}
+        if meta.get("ws") is None:
+            self.w.show_message("Render a face first; then snapshot it as face B.", "warning")
+            return
+        self.snapshot_ws = np.array(meta["ws"], np.float32)
+        self.reload_favorites()
+        self.w.blend_panel.choose(SNAPSHOT)
+        self.w.show_message("Face B is the snapshot. Now pick another face for A (seed, Random or a favorite).", "info")
+
+    @reported
+    def set_blend(self, settings: dict | None, final: bool = True) -> None:
+        s = self.c.state
+        if settings is None:
+            self.c.change(s.with_(blend=None))
+            return
+        if settings["face_b"] == SNAPSHOT:
+            ws_b = self.snapshot_ws
+        else:
+            ws_b = self.store.get(settings["face_b"]).arrays.get("ws")
+        if ws_b is None:
+            raise InputError("face B has no saved latent")
+        blend = {k: settings[k] for k in ("mode", "feather", "from_layer", "label")}
+        blend["ws_b"] = ws_b
+        if blend["mode"] == "painted" and "blend" not in s.masks:
+            self.w.show_message("Paint where face B should show (brush tool, B).", "info")
+        self.c.change(s.with_(blend=blend), drag_key="blend", final=final)
+
+    # -- export ------------------------------------------------------------------------------------
+    def export_png(self) -> None:
+        if self._image() is None:
+            self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
+            return
+        start = self.c.settings["export_dir"] or str(Path.home())
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export PNG", str(Path(start) / "stylepaint.png"), "PNG images (*.png)")
+        if path:
+            self.export_png_to(path, self.c.settings["export_scale"])
+
+    def export_png_to(self, path, scale: int = 1) -> int | None:
+        image = self._image()
+        if image is None:
+            self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
+            return None
+        meta = self.c.state.metadata()
+        meta["model_id"] = self.c.model_meta.get("model_id") or ""
+        ws = ((self.c.full_result or {}).get("metadata") or {}).get("ws")
+        if ws is not None and not meta["latent_sha1"]:
+            from stylepaint.gui.state import _array_digest
+            meta["latent_sha1"] = _array_digest(np.asarray(ws)) or ""
+        job = self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image, meta, scale)
+        self._export_jobs[job] = str(path)
+        return job
+
+    def export_finished(self, job_id: int, value) -> None:
+        path = self._export_jobs.pop(job_id, None)
+        if path is not None:
+            self.c.settings["export_dir"] = str(Path(path).parent)
+            self.w.show_message(f"Saved {path}.", "info")
+
+    def _image(self):
+        result = self.c.full_result or self.c.result
+        return None if result is None else result.get("image")
+
+    def copy_image(self) -> None:
+        image = self._image()
+        if image is None:
+            self.w.show_message("Nothing to copy yet.", "warning")
+            return
+        QGuiApplication.clipboard().setImage(to_qimage(image))
+        self.w.show_message("Copied the picture to the clipboard.", "info")
+
+    # -- latents -----------------------------------------------------------------------------------
+    def save_latent(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save latent", "face.npz", "Latents (*.npz)")
+        if path:
+            self.save_latent_to(path)
+
+    @reported
+    def save_latent_to(self, path) -> None:
+        ws = ((self.c.full_result or {}).get("metadata") or {}).get("ws")
+        export.save_latent(path, ws, {"model": self.c.state.model, "model_id": self.c.model_meta.get("model_id"),
+                                      "seed": self.c.state.seed, "truncation": self.c.state.truncation})
+        self.w.show_message(f"Saved the latent to {path}.", "info")
+
+    def open_latent(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open latent", "", "Latents (*.npz);;All files (*)")
+        if path:
+            self.open_latent_from(path)
+
+    @reported
+    def open_latent_from(self, path) -> None:
+        ws, meta = export.load_latent(path)
+        num_ws, w_dim = self.c.model_meta.get("num_ws"), self.c.model_meta.get("w_dim")
+        if num_ws and w_dim and tuple(ws.shape) != (num_ws, w_dim):
+            raise InputError(f"{Path(path).name} holds a latent of shape {list(ws.shape)}, "
+                             f"but this model needs [{num_ws}, {w_dim}]: it was made for another model")
+        self.c.change(self.c.state.with_(ws=ws))
+
+    # -- recipes -----------------------------------------------------------------------------------
+    def save_recipe(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self.w, "Save recipe", "recipe.json", "Recipes (*.json)")
+        if path:
+            self.save_recipe_to(path)
+
+    @reported
+    def save_recipe_to(self, path) -> None:
+        steps = [s.with_(mask=None) for s in self.c.state.edits]
+        if not steps:
+            raise InputError("the edit stack is empty: add an edit first")
+        try:
+            Recipe(steps=steps, model=self.c.model_meta.get("model_id")).save(path)
+        except OSError as exc:
+            raise export._oserror(path, exc) from exc
+        self.w.show_message(f"Saved the recipe to {path}.", "info")
+
+    def apply_recipe(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Apply recipe", "", "Recipes (*.json);;All files (*)")
+        if path:
+            self.apply_recipe_from(path)
+
+    @reported
+    def apply_recipe_from(self, path) -> None:
+        recipe = Recipe.load(path)
+        steps = tuple(s.with_(mask=None) for s in recipe.steps)
+        self.c.change(self.c.state.with_(edits=steps, active=None, draft=None))
+
+    # -- models and photos -------------------------------------------------------------------------
+    def open_checkpoint(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open checkpoint", "", CHECKPOINT_FILTER)
+        if path:
+            self.open_checkpoint_from(path)
+
+    @reported
+    def open_checkpoint_from(self, path) -> None:
+        if not Path(path).is_file():
+            raise InputError(f"{path}: no such file")
+        self.c.on_model(str(path))
+
+    def open_photo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Open photo", "", IMAGE_FILTER)
+        if path:
+            self.open_photo_from(path)
+
+    @reported
+    def open_photo_from(self, path) -> int | None:
+        """Check the file is an image, then run the inversion job (when that pipeline exists)."""
+        try:
+            with Image.open(path) as im:
+                im.verify()
+        except (OSError, ValueError, SyntaxError) as exc:
+            raise InputError(f"{Path(path).name} is not an image that can be opened") from exc
+        from stylepaint.gui.worker import invert_photo_job
+
+        job = self.w.run_job(invert_photo_job, f"Opening {Path(path).name}", str(path), self.c.state.model)
+        self.photo_jobs[job] = str(path)
+        return job
+
+    def photo_finished(self, job_id: int, value) -> None:
+        if self.photo_jobs.pop(job_id, None) is None:
+            return
+        ws = value.get("ws") if isinstance(value, dict) else value
+        if ws is not None:
+            self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32)))

@@ -1,0 +1,146 @@
+"""The edit stack: the kept edits as layers - enable toggle, rename, reorder, delete - plus
+saving the stack as a recipe and applying a recipe to the current face."""
+
+from __future__ import annotations
+
+import qtawesome as qta
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget
+
+from stylepaint.edits import EditStep
+
+_INDEX = Qt.ItemDataRole.UserRole
+
+
+class EditStack(QWidget):
+    steps_changed = Signal(object, object)     # list[EditStep], active index | None
+    selected = Signal(object)                  # index | None (None = back to the draft)
+    save_recipe_requested = Signal()
+    apply_recipe_requested = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._steps: list[EditStep] = []
+        self._updating = False
+        self.list = QListWidget()
+        self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
+        self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
+        self.list.setToolTip("Kept edits, applied top to bottom. Double-click to rename, drag to reorder.")
+        self.buttons = {}
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        for key, icon, tip in (
+            ("new", "mdi6.plus-circle-outline", "New edit: the prompt panel makes a fresh draft"),
+            ("up", "mdi6.arrow-up", "Move up"), ("down", "mdi6.arrow-down", "Move down"),
+            ("delete", "mdi6.delete-outline", "Delete the selected edit (Del)"),
+            ("save", "mdi6.content-save-outline", "Save the stack as a recipe (JSON)"),
+            ("apply", "mdi6.file-import-outline", "Apply a recipe to this face"),
+        ):
+            b = QToolButton()
+            b.setIcon(qta.icon(icon))
+            b.setToolTip(tip)
+            row.addWidget(b)
+            self.buttons[key] = b
+            if key == "delete":
+                row.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.list, 1)
+        layout.addLayout(row)
+
+        self.buttons["new"].clicked.connect(self._deselect)
+        self.buttons["up"].clicked.connect(lambda: self._move(-1))
+        self.buttons["down"].clicked.connect(lambda: self._move(1))
+        self.buttons["delete"].clicked.connect(self.delete_selected)
+        self.buttons["save"].clicked.connect(self.save_recipe_requested)
+        self.buttons["apply"].clicked.connect(self.apply_recipe_requested)
+        self.list.itemChanged.connect(self._item_changed)
+        self.list.currentRowChanged.connect(self._row_changed)
+        self.list.model().rowsMoved.connect(self._rows_moved)
+        self._sync_buttons()
+
+    # -- state -> widget ---------------------------------------------------------------------
+    def set_steps(self, steps, active: int | None) -> None:
+        self._updating = True
+        self._steps = list(steps)
+        self.list.clear()
+        for i, step in enumerate(self._steps):
+            item = QListWidgetItem(self._text(step))
+            item.setData(_INDEX, i)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled)
+            item.setCheckState(Qt.CheckState.Checked if step.enabled else Qt.CheckState.Unchecked)
+            item.setIcon(qta.icon("mdi6.brush" if step.mask else "mdi6.format-text"))
+            item.setToolTip(f"{step.prompt}" + (f" (neutral: {step.neutral})" if step.neutral else "")
+                            + f"\nα {step.alpha:+.1f}, β {step.beta:.3f}, layers {step.layers}"
+                            + ("\npainted region" if step.mask else ""))
+            self.list.addItem(item)
+        self.list.setCurrentRow(active if active is not None else -1)
+        self._updating = False
+        self._sync_buttons()
+
+    @staticmethod
+    def _text(step: EditStep) -> str:
+        return step.label
+
+    def active(self) -> int | None:
+        row = self.list.currentRow()
+        return row if row >= 0 else None
+
+    # -- widget -> signals -------------------------------------------------------------------
+    def _item_changed(self, item: QListWidgetItem) -> None:
+        if self._updating:
+            return
+        i = self.list.row(item)
+        step = self._steps[item.data(_INDEX)]
+        name = item.text().strip()
+        new = step.with_(enabled=item.checkState() == Qt.CheckState.Checked,
+                         name="" if name in ("", step.prompt) else name)
+        if new != step:
+            steps = list(self._steps)
+            steps[i] = new
+            self.steps_changed.emit(steps, self.active())
+
+    def _row_changed(self, row: int) -> None:
+        self._sync_buttons()
+        if not self._updating:
+            self.selected.emit(row if row >= 0 else None)
+
+    def _rows_moved(self, *args) -> None:
+        if self._updating:
+            return
+        order = [self.list.item(r).data(_INDEX) for r in range(self.list.count())]
+        steps = [self._steps[i] for i in order]
+        self.steps_changed.emit(steps, self.active())
+
+    def _move(self, delta: int) -> None:
+        row = self.active()
+        if row is None or not (0 <= row + delta < len(self._steps)):
+            return
+        steps = list(self._steps)
+        steps[row], steps[row + delta] = steps[row + delta], steps[row]
+        self.steps_changed.emit(steps, row + delta)
+
+    def delete_selected(self) -> None:
+        row = self.active()
+        if row is None:
+            return
+        steps = [s for i, s in enumerate(self._steps) if i != row]
+        self.steps_changed.emit(steps, None)
+
+    def _deselect(self) -> None:
+        self.list.setCurrentRow(-1)
+        self.list.clearSelection()
+
+    def _sync_buttons(self) -> None:
+        row = self.active()
+        self.buttons["up"].setEnabled(row is not None and row > 0)
+        self.buttons["down"].setEnabled(row is not None and row < len(self._steps) - 1)
+        self.buttons["delete"].setEnabled(row is not None)
+        self.buttons["save"].setEnabled(bool(self._steps))
+
+    def keyPressEvent(self, event):
+        if event.key() == Qt.Key.Key_Delete:
+            self.delete_selected()
+        else:
+            super().keyPressEvent(event)

@@ -1,0 +1,115 @@
+"""Export: PNG with text metadata (optionally 2x/4x Lanczos), clipboard, latents as .npz.
+
+The file-writing functions are plain Python (Pillow + numpy) so that the worker can run them
+off the GUI thread as job generators; every failure is a ``StylepaintError`` with one sentence.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from stylepaint.errors import InputError, StylepaintError
+
+SCALES = (1, 2, 4)
+
+
+def _oserror(path, exc: OSError) -> StylepaintError:
+    import errno
+
+    why = {errno.ENOSPC: "the disk is full", errno.EACCES: "the folder is not writable",
+           errno.EPERM: "the folder is not writable", errno.EROFS: "the disk is read-only",
+           errno.ENOENT: "the folder does not exist", errno.ENOTDIR: "the folder does not exist"}
+    return StylepaintError(f"cannot write {path}: {why.get(exc.errno, exc.strerror or str(exc))}")
+
+
+def png_bytes(image: np.ndarray, metadata: dict | None = None, scale: int = 1) -> bytes:
+    """Encode an RGB uint8 image as PNG with ``metadata`` as text chunks (non-str values as JSON)."""
+    if scale not in SCALES:
+        raise InputError(f"export scale must be one of {SCALES}, got {scale}")
+    image = np.asarray(image)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError("nothing to export: there is no rendered image")
+    pil = Image.fromarray(image, "RGB")
+    if scale != 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.LANCZOS)
+    info = PngInfo()
+    info.add_text("Software", "stylepaint")
+    for key, value in (metadata or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        info.add_itxt(f"stylepaint:{key}", text)
+    buf = io.BytesIO()
+    pil.save(buf, "PNG", pnginfo=info)
+    return buf.getvalue()
+
+
+def write_file(path, data: bytes) -> Path:
+    """Write bytes through a temporary file and os.replace (an interrupted export leaves no stub)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.part")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass
+        raise _oserror(path, exc) from exc
+    return path
+
+
+def save_png(path, image: np.ndarray, metadata: dict | None = None, scale: int = 1) -> Path:
+    return write_file(path, png_bytes(image, metadata, scale))
+
+
+def export_png_job(path, image: np.ndarray, metadata: dict | None = None, scale: int = 1):
+    """Job generator for the worker: encode, then write; returns the written path."""
+    yield {"done": 0, "total": 2, "message": f"Encoding {Path(path).name}"}
+    data = png_bytes(image, metadata, scale)
+    yield {"done": 1, "total": 2, "message": f"Writing {Path(path).name}"}
+    return str(write_file(path, data))
+
+
+def read_png_metadata(path) -> dict:
+    """The ``stylepaint:*`` text chunks of a PNG written by ``save_png``."""
+    with Image.open(path) as im:
+        text = dict(getattr(im, "text", {}) or {})
+    return {k.split(":", 1)[1]: v for k, v in text.items() if k.startswith("stylepaint:")}
+
+
+def save_latent(path, ws: np.ndarray, metadata: dict | None = None) -> Path:
+    if ws is None:
+        raise InputError("nothing to save: no latent has been rendered yet")
+    buf = io.BytesIO()
+    np.savez(buf, ws=np.asarray(ws, np.float32), metadata=np.array(json.dumps(metadata or {})))
+    return write_file(path, buf.getvalue())
+
+
+def load_latent(path) -> tuple[np.ndarray, dict]:
+    """Read a latent saved by ``save_latent`` (or any .npz with a ``ws``/``w`` array)."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            key = "ws" if "ws" in npz.files else "w" if "w" in npz.files else None
+            if key is None:
+                raise InputError(f"{path}: no 'ws' array in this file")
+            ws = np.asarray(npz[key], np.float32)
+            meta = json.loads(str(npz["metadata"])) if "metadata" in npz.files else {}
+    except InputError:
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        raise InputError(f"{path}: not a latent file ({type(exc).__name__})") from exc
+    if ws.ndim == 3 and ws.shape[0] == 1:
+        ws = ws[0]
+    if ws.ndim != 2:
+        raise InputError(f"{path}: expected a latent of shape [num_ws, w_dim], got {list(ws.shape)}")
+    return ws, meta if isinstance(meta, dict) else {}

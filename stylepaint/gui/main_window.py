@@ -1,0 +1,419 @@
+"""The editor window: assembles the canvas, panels, docks, menus and status bar, and hands
+every action to the controller (state, rendering) or to ``Actions`` (files)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import qtawesome as qta
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QToolBar, QVBoxLayout, QWidget,
+)
+
+from stylepaint.favorites import FavoritesStore
+from stylepaint.gui.actions import Actions
+from stylepaint.gui.blend_panel import BlendPanel
+from stylepaint.gui.canvas import Canvas
+from stylepaint.gui.controller import Controller
+from stylepaint.gui.edit_stack import EditStack
+from stylepaint.gui.empty_state import EmptyState
+from stylepaint.gui.face_panel import FacePanel, ModelMenu
+from stylepaint.gui.favorites_dock import FavoritesDock
+from stylepaint.gui.job_bar import JobBar
+from stylepaint.gui.message_bar import MessageBar
+from stylepaint.gui.morph_panel import MorphPanel
+from stylepaint.gui.prompt_panel import PromptPanel
+from stylepaint.gui.settings import Settings
+from stylepaint.gui.state import EditorState
+from stylepaint.gui.worker import RenderWorker
+
+_CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}
+
+
+def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
+    dock = QDockWidget(title, parent)
+    dock.setObjectName(name)
+    dock.setWidget(widget)
+    return dock
+
+
+def _group(title: str, widget: QWidget) -> QGroupBox:
+    box = QGroupBox(title)
+    QVBoxLayout(box).addWidget(widget)
+    box.layout().setContentsMargins(4, 4, 4, 4)
+    return box
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, model: str | None = None, settings: Settings | None = None, worker: RenderWorker | None = None,
+                 store: FavoritesStore | None = None, use_embedded_default: bool = True):
+        super().__init__()
+        self.setWindowTitle("stylepaint")
+        self.setWindowIcon(qta.icon("mdi6.palette-outline"))
+        self.setAcceptDrops(True)
+        self.settings = settings or Settings()
+        self.worker = worker or RenderWorker()
+        self._own_worker = worker is None
+        self.store = store or FavoritesStore()
+        self._jobs: dict[int, str] = {}
+
+        # widgets
+        self.model_menu = ModelMenu(self)
+        self.canvas = Canvas()
+        self.canvas.brush_radius = self.settings["brush_radius"]
+        self.empty = EmptyState()
+        self.message_bar = MessageBar()
+        self.face_panel = FacePanel(self.model_menu)
+        self.prompt_panel = PromptPanel()
+        self.prompt_panel.set_default_beta(self.settings["beta"])
+        self.prompt_panel.set_history(self.settings["prompt_history"])
+        self.edit_stack = EditStack()
+        self.blend_panel = BlendPanel()
+        self.morph_panel = MorphPanel()
+        self.favorites_dock = FavoritesDock(self)
+        self.job_bar = JobBar()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.canvas)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(4, 4, 4, 0)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        controls = QWidget()
+        column = QVBoxLayout(controls)
+        column.addWidget(_group("Face", self.face_panel))
+        column.addWidget(_group("Prompt", self.prompt_panel))
+        column.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setMinimumWidth(340)
+        self.docks = {
+            "controls": _dock("Face and prompt", "controlsDock", scroll, self),
+            "stack": _dock("Edit stack", "stackDock", self.edit_stack, self),
+            "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
+            "morph": _dock("Morph", "morphDock", self.morph_panel, self),
+            "favorites": self.favorites_dock,
+        }
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["controls"])
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["stack"])
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["blend"])
+        self.tabifyDockWidget(self.docks["blend"], self.docks["morph"])
+        self.docks["blend"].raise_()
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.favorites_dock)
+        self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["stack"], self.docks["blend"]], [300, 260], Qt.Orientation.Vertical)
+
+        self.status_render = QLabel()
+        self.status_device = QLabel()
+        self.status_model = QLabel()
+        for label in (self.status_render, self.status_device, self.status_model):
+            label.setContentsMargins(8, 0, 8, 0)
+            label.setMinimumWidth(90)
+        self.statusBar().addPermanentWidget(self.job_bar)
+        self.statusBar().addPermanentWidget(self.status_render)
+        self.statusBar().addPermanentWidget(self.status_device)
+        self.statusBar().addPermanentWidget(self.status_model)
+        self._busy_timer = QTimer(self)
+        self._busy_timer.setSingleShot(True)
+        self._busy_timer.setInterval(400)
+        self._busy_timer.timeout.connect(lambda: self.statusBar().showMessage("Rendering…"))
+
+        # behaviour
+        self.controller = Controller(self, self.worker, self.settings, EditorState(
+            model=model if (model or not use_embedded_default) else None,
+            seed=self.settings["seed"], truncation=self.settings["truncation"]))
+        self.actions = Actions(self, self.controller, self.store)
+        self._build_actions()
+        self._connect()
+        self.model_menu.set_recent(self.settings["recent_models"])
+        self.actions.reload_favorites()
+        self._restore_layout()
+        self.controller.refresh()
+        self.show_loading()
+        self.controller.render()
+
+    # -- assembly ----------------------------------------------------------------------------------
+    def _action(self, text, icon, slot, shortcut=None, checkable=False, tip=None) -> QAction:
+        action = QAction(qta.icon(icon) if icon else QIcon(), text, self)
+        if shortcut:
+            action.setShortcuts([QKeySequence(s) for s in ([shortcut] if isinstance(shortcut, str) else shortcut)])
+        action.setCheckable(checkable)
+        if tip or shortcut:
+            keys = shortcut if isinstance(shortcut, str) else (shortcut or [""])[0]
+            action.setToolTip(f"{tip or text.replace('…', '').replace('&', '')}" + (f" ({keys})" if keys else ""))
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a, c, canvas = self.actions, self.controller, self.canvas
+        self.action_undo = self._action("&Undo", "mdi6.undo", c.undo, "Ctrl+Z")
+        self.action_redo = self._action("&Redo", "mdi6.redo", c.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
+        self.action_export = self._action("&Export PNG…", "mdi6.export", a.export_png, "Ctrl+E")
+        self.action_copy = self._action("&Copy picture", "mdi6.content-copy", a.copy_image, "Ctrl+Shift+C")
+        self.action_save_latent = self._action("Save &latent…", "mdi6.content-save-outline", a.save_latent, "Ctrl+Shift+S")
+        self.action_open_latent = self._action("Open l&atent…", "mdi6.file-upload-outline", a.open_latent, "Ctrl+L")
+        self.action_open_photo = self._action("Open &photo…", "mdi6.image-search-outline", a.open_photo, "Ctrl+Shift+O")
+        self.action_save_recipe = self._action("Save &recipe…", None, a.save_recipe)
+        self.action_apply_recipe = self._action("&Apply recipe…", None, a.apply_recipe)
+        self.action_quit = self._action("&Quit", "mdi6.exit-to-app", self.close, "Ctrl+Q")
+        self.action_favorite = canvas.action_favorite
+        self.action_favorite.setIcon(qta.icon("mdi6.heart-plus-outline"))
+        self.addAction(self.action_favorite)
+        self.action_fit = self._action("&Fit", "mdi6.fit-to-screen-outline", canvas.fit, "Ctrl+0")
+        self.action_actual = self._action("&100%", "mdi6.magnify-expand", canvas.actual_size, "Ctrl+1")
+        self.action_zoom_in = self._action("Zoom &in", "mdi6.magnify-plus-outline", lambda: canvas.zoom(1.25), ["Ctrl+=", "Ctrl++"])
+        self.action_zoom_out = self._action("Zoom &out", "mdi6.magnify-minus-outline", lambda: canvas.zoom(0.8), "Ctrl+-")
+        self.action_before = self._action("&Before / after", "mdi6.compare-horizontal", self._toggle_before, "\\", True,
+                                          "Show the picture before the edits")
+        self.action_split = self._action("&Split view", "mdi6.arrow-split-vertical", self._toggle_split, "Ctrl+\\", True,
+                                         "Before on the left, after on the right; drag the line")
+        self.action_heat = self._action("&Heat map", "mdi6.fire", self._toggle_heat, "H", True, "Show what changed")
+        tools = QActionGroup(self)
+        self.action_tools = {}
+        for tool, icon, key, text in (("view", "mdi6.cursor-default-outline", "V", "Pan and zoom"),
+                                      ("brush", "mdi6.brush", "B", "Brush: paint where the edit applies"),
+                                      ("eraser", "mdi6.eraser", "E", "Eraser")):
+            act = self._action(text, icon, lambda _=False, t=tool: canvas.set_tool(t), key, True)
+            tools.addAction(act)
+            self.action_tools[tool] = act
+        self.action_tools["view"].setChecked(True)
+        self.action_clear_mask = self._action("Clear region", "mdi6.selection-off", c.clear_mask, None, False,
+                                              "Remove the painted region of the selected edit")
+        self.action_cancel = self._action("Cancel job", None, self._cancel_job, "Esc")
+        self.action_random = self._action("&Random face", "mdi6.dice-5-outline", c.on_random)
+        canvas.extra_actions = [self.action_copy, self.action_export, None, self.action_fit, self.action_actual]
+        self.model_menu.action_models.setEnabled(importlib.util.find_spec("stylepaint.gui.models_dialog") is not None)
+
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        for act in (self.action_open_photo, self.action_open_latent, None, self.action_export, self.action_copy,
+                    self.action_save_latent, None, self.action_save_recipe, self.action_apply_recipe, None, self.action_quit):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = bar.addMenu("&Edit")
+        for act in (self.action_undo, self.action_redo, None, self.action_favorite, self.action_random, None,
+                    self.action_tools["view"], self.action_tools["brush"], self.action_tools["eraser"], self.action_clear_mask):
+            m.addSeparator() if act is None else m.addAction(act)
+        m = bar.addMenu("&View")
+        for act in (self.action_fit, self.action_actual, self.action_zoom_in, self.action_zoom_out, None,
+                    self.action_before, self.action_split, self.action_heat, None):
+            m.addSeparator() if act is None else m.addAction(act)
+        for dock in self.docks.values():
+            m.addAction(dock.toggleViewAction())
+        bar.addMenu(self.model_menu)
+        m = bar.addMenu("&Help")
+        m.addAction("&About stylepaint", self._about)
+
+        tb = QToolBar("Tools")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        for act in (self.action_undo, self.action_redo, None, self.action_random, None, self.action_tools["view"],
+                    self.action_tools["brush"], self.action_tools["eraser"], self.action_clear_mask, None,
+                    self.action_before, self.action_split, self.action_heat, None, self.action_fit, self.action_zoom_in,
+                    self.action_zoom_out, None, self.action_favorite, self.action_export):
+            tb.addSeparator() if act is None else tb.addAction(act)
+        self.addToolBar(tb)
+
+    def _connect(self) -> None:
+        c, a = self.controller, self.actions
+        self.prompt_panel.edit_changed.connect(c.on_edit)
+        self.prompt_panel.add_requested.connect(c.on_add_edit)
+        self.edit_stack.steps_changed.connect(c.on_stack)
+        self.edit_stack.selected.connect(c.on_select)
+        self.edit_stack.save_recipe_requested.connect(a.save_recipe)
+        self.edit_stack.apply_recipe_requested.connect(a.apply_recipe)
+        self.face_panel.seed_changed.connect(c.on_seed)
+        self.face_panel.random_requested.connect(c.on_random)
+        self.face_panel.truncation_changed.connect(c.on_truncation)
+        self.face_panel.open_latent_requested.connect(a.open_latent)
+        self.face_panel.open_photo_requested.connect(a.open_photo)
+        self.model_menu.model_chosen.connect(c.on_model)
+        self.model_menu.open_checkpoint_requested.connect(a.open_checkpoint)
+        self.model_menu.models_dialog_requested.connect(self.open_models_dialog)
+        self.empty.open_checkpoint.connect(a.open_checkpoint)
+        self.empty.open_models.connect(self.open_models_dialog)
+        self.canvas.add_favorite_requested.connect(a.add_favorite)
+        self.canvas.mask_painted.connect(c.on_mask_painted)
+        self.favorites_dock.restore_requested.connect(a.restore_favorite)
+        self.favorites_dock.rename_requested.connect(a.rename_favorite)
+        self.favorites_dock.delete_requested.connect(a.delete_favorite)
+        self.favorites_dock.export_requested.connect(a.export_favorite)
+        self.favorites_dock.morph_requested.connect(a.morph_towards)
+        self.favorites_dock.blend_requested.connect(a.blend_with)
+        self.blend_panel.blend_changed.connect(a.set_blend)
+        self.blend_panel.snapshot_requested.connect(a.snapshot_for_blend)
+        self.morph_panel.morph_changed.connect(a.set_morph)
+        self.worker.job_progress.connect(self.job_bar.progress)
+        self.worker.job_finished.connect(self._job_finished)
+        self.worker.job_failed.connect(self._job_failed)
+        self.job_bar.cancel_requested.connect(self.worker.cancel_job)
+
+    # -- view helpers used by the controller and actions ------------------------------------------
+    def show_message(self, text: str, level: str = "error") -> None:
+        self.message_bar.show_message(text, level)
+        if level != "error":
+            self.statusBar().showMessage(text, 5000)
+
+    def set_busy(self, busy: bool) -> None:
+        if busy:
+            self._busy_timer.start()
+        else:
+            self._busy_timer.stop()
+            if self.statusBar().currentMessage() == "Rendering…":
+                self.statusBar().clearMessage()
+
+    def show_loading(self) -> None:
+        if self.controller.result is None:
+            self.empty.loading()
+            self.stack.setCurrentWidget(self.empty)
+
+    def show_render_status(self, result: dict) -> None:
+        meta = result.get("metadata") or {}
+        ms = (result.get("timings") or {}).get("total_ms")
+        preview = (result.get("args") or {}).get("preview_size")
+        self.status_render.setText(f"{ms:.0f} ms" + (" (preview)" if preview else "") if ms is not None else "")
+        self.status_device.setText(str(meta.get("device") or ""))
+        self.stack.setCurrentWidget(self.canvas)
+
+    def model_loaded(self, path: str | None, meta: dict) -> None:
+        name = "Embedded default" if path is None else Path(path).name
+        res = meta.get("resolution")
+        self.face_panel.set_model_name(name, f"{path or 'embedded default'} · {res}px · id {meta.get('model_id')}")
+        self.status_model.setText(f"{name} · {res}px")
+        self.setWindowTitle(f"stylepaint — {name}")
+        if path is not None:
+            self.settings.remember("recent_models", path)
+            self.model_menu.set_recent(self.settings["recent_models"])
+        vocabulary = None
+        if path is None:
+            try:
+                from stylepaint.portraits.vocabulary import phrases
+                vocabulary = {g: list(v.values()) for g, v in phrases().items()}
+            except (ImportError, OSError, KeyError, ValueError):
+                vocabulary = None
+        self.prompt_panel.set_vocabulary(vocabulary)
+
+    def no_model(self, message: str, embedded: bool) -> None:
+        if embedded:
+            detail = ("The embedded default model is not installed. Open a StyleGAN2 checkpoint "
+                      "(.pkl, .pt, .safetensors) or download one from Models….")
+        else:
+            detail = f"{message}\nOpen another checkpoint or pick one in Models…."
+        self.empty.no_model(detail)
+        self.stack.setCurrentWidget(self.empty)
+        self.face_panel.set_model_name("No model")
+        self.status_model.setText("no model")
+
+    def show_panel(self, name: str) -> None:
+        self.docks[name].show()
+        self.docks[name].raise_()
+
+    def run_job(self, fn, message: str, *args, **kwargs) -> int:
+        job_id = self.worker.start_job(fn, *args, **kwargs)
+        if job_id not in self._jobs and self.worker.sync:
+            return job_id                     # a synchronous job has already finished
+        self._jobs[job_id] = message
+        self.job_bar.start(job_id, message)
+        return job_id
+
+    def _job_finished(self, job_id: int, value) -> None:
+        self._jobs.pop(job_id, None)
+        self.job_bar.finish(job_id)
+        self.actions.export_finished(job_id, value)
+        self.actions.photo_finished(job_id, value)
+
+    def _job_failed(self, job_id: int, message: str) -> None:
+        self._jobs.pop(job_id, None)
+        self.job_bar.finish(job_id)
+        self.actions._export_jobs.pop(job_id, None)
+        self.actions.photo_jobs.pop(job_id, None)
+        if message == "cancelled":
+            self.statusBar().showMessage("Cancelled.", 4000)
+        else:
+            self.show_message(message)
+
+    def _cancel_job(self) -> None:
+        if self.job_bar.job_id is not None:
+            self.worker.cancel_job(self.job_bar.job_id)
+
+    def _toggle_before(self, on: bool) -> None:
+        self.action_split.setChecked(False)
+        self.canvas.set_compare("before" if on else "off")
+        self.controller.render()
+
+    def _toggle_split(self, on: bool) -> None:
+        self.action_before.setChecked(False)
+        self.canvas.set_compare("split" if on else "off")
+        self.controller.render()
+
+    def _toggle_heat(self, on: bool) -> None:
+        self.canvas.show_heatmap = on
+        self.controller.render()
+
+    def open_models_dialog(self) -> None:
+        try:
+            from stylepaint.gui.models_dialog import ModelsDialog
+        except ImportError:
+            self.show_message("The model catalogue is not available in this version.", "warning")
+            return
+        dialog = ModelsDialog(self)
+        chosen = getattr(dialog, "model_chosen", None)
+        if chosen is not None:
+            chosen.connect(self.controller.on_model)
+        dialog.show()
+
+    def _about(self) -> None:
+        QMessageBox.about(self, "About stylepaint", "stylepaint: text-driven StyleGAN2 editing.\n"
+                          "Type what you want, drag α and β, keep what you like.")
+
+    # -- drag and drop -----------------------------------------------------------------------------
+    def dragEnterEvent(self, event):
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event):
+        for url in event.mimeData().urls()[:1]:
+            self.open_path(url.toLocalFile())
+
+    def open_path(self, path: str) -> None:
+        suffix = Path(path).suffix.lower()
+        if suffix in _CHECKPOINT_SUFFIXES:
+            self.actions.open_checkpoint_from(path)
+        elif suffix == ".npz":
+            self.actions.open_latent_from(path)
+        elif suffix == ".json":
+            self.actions.apply_recipe_from(path)
+        else:
+            self.actions.open_photo_from(path)
+
+    # -- layout memory -----------------------------------------------------------------------------
+    def _restore_layout(self) -> None:
+        geometry, state = self.settings["window_geometry"], self.settings["window_state"]
+        if geometry:
+            self.restoreGeometry(QByteArray.fromBase64(geometry.encode()))
+        else:
+            self.resize(1320, 860)
+        if state:
+            self.restoreState(QByteArray.fromBase64(state.encode()))
+
+    def save_settings(self) -> None:
+        s = self.controller.state
+        self.settings["window_geometry"] = bytes(self.saveGeometry().toBase64()).decode()
+        self.settings["window_state"] = bytes(self.saveState().toBase64()).decode()
+        self.settings["seed"] = int(s.seed)
+        self.settings["truncation"] = float(min(max(s.truncation, 0.0), 2.0))
+        self.settings["brush_radius"] = float(self.canvas.brush_radius)
+        self.settings.save()
+
+    def closeEvent(self, event):
+        self.save_settings()
+        if self._own_worker:
+            self.worker.stop()
+        super().closeEvent(event)

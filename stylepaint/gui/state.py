@@ -1,0 +1,238 @@
+"""The editor's state as plain data, and the undo/redo history of it.
+
+No Qt and no torch: an ``EditorState`` is an immutable value; every user action makes a new
+one (``state.with_(...)``). ``render_args`` turns a state into the plain dict that
+``Renderer.render(**args)`` takes, and ``to_favorite``/``from_favorite`` into the favorites
+store's JSON + arrays form.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from stylepaint.edits import EditStep
+from stylepaint.gui import masks as maskgen
+
+BLEND_MODES = ("left-right", "top-bottom", "painted")
+MORPH_SPACES = ("w+", "s")
+
+
+def _array_digest(a: np.ndarray | None) -> str | None:
+    if a is None:
+        return None
+    a = np.ascontiguousarray(a)
+    return hashlib.sha1(a.tobytes() + str(a.shape).encode() + str(a.dtype).encode()).hexdigest()[:16]
+
+
+def _freeze(value):
+    """A hashable, comparable stand-in for plain data that may hold numpy arrays."""
+    if isinstance(value, np.ndarray):
+        return ("ndarray", _array_digest(value))
+    if isinstance(value, dict):
+        return tuple(sorted((k, _freeze(v)) for k, v in value.items()))
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, EditStep):
+        return _freeze(value.to_dict())
+    return value
+
+
+@dataclass(frozen=True)
+class EditorState:
+    model: str | None = None                 # checkpoint path; None = embedded default
+    seed: int = 0
+    ws: np.ndarray | None = None             # [num_ws, w_dim]; overrides seed (opened latent, favorite)
+    truncation: float = 0.7
+    edits: tuple = ()                        # tuple[EditStep, ...]: the edit stack
+    draft: EditStep | None = None            # the prompt panel's edit, not yet added to the stack
+    active: int | None = None                # stack index the prompt panel controls; None = draft
+    masks: dict = field(default_factory=dict)  # key -> float32 [H, W] in [0, 1]
+    blend: dict | None = None                # ws_b, label, mode, feather, from_layer
+    morph: dict | None = None                # ws_b, edits_b, t, space, label
+
+    def with_(self, **changes) -> "EditorState":
+        return replace(self, **changes)
+
+    def key(self) -> tuple:
+        """Equal for equal states (arrays compared by content)."""
+        return _freeze({
+            "model": self.model, "seed": self.seed, "ws": self.ws, "truncation": self.truncation,
+            "edits": list(self.edits), "draft": self.draft, "active": self.active,
+            "masks": self.masks, "blend": self.blend, "morph": self.morph,
+        })
+
+    # -- edits -------------------------------------------------------------------------------
+    @property
+    def current_edit(self) -> EditStep | None:
+        """The edit the prompt panel shows: the selected stack entry, else the draft."""
+        if self.active is not None and 0 <= self.active < len(self.edits):
+            return self.edits[self.active]
+        return self.draft
+
+    def with_current_edit(self, step: EditStep | None) -> "EditorState":
+        if self.active is not None and 0 <= self.active < len(self.edits):
+            if step is None:
+                return self
+            edits = list(self.edits)
+            edits[self.active] = step
+            return replace(self, edits=tuple(edits))
+        return replace(self, draft=step)
+
+    def applied_edits(self) -> list[EditStep]:
+        """The edits a render applies, in order: enabled stack entries, then the draft (even at
+        α = 0, so that the render reports how many channels it would move)."""
+        steps = [s for s in self.edits if s.enabled]
+        if self.active is None and self.draft is not None:
+            steps.append(self.draft)
+        return steps
+
+    def applied_index(self, step: EditStep | None) -> int | None:
+        """Position of ``step`` among ``applied_edits`` (for reading ``channels_moved``)."""
+        if step is None:
+            return None
+        for i, s in enumerate(self.applied_edits()):
+            if s is step:
+                return i
+        return None
+
+    def commit_draft(self) -> "EditorState":
+        """'Add edit': the draft becomes a stack layer and is selected."""
+        step = self.draft if self.active is None else self.current_edit
+        if step is None:
+            return self
+        edits = self.edits + (step,)
+        return replace(self, edits=edits, draft=None, active=len(edits) - 1)
+
+    # -- render -------------------------------------------------------------------------------
+    def render_args(self, size: int = 256, **extra) -> dict:
+        """The plain argument dict for ``Renderer.render``; ``size`` is the mask resolution."""
+        used_masks = {s.mask for s in self.applied_edits() if s.mask}
+        args = {
+            "model": self.model,
+            "seed": int(self.seed),
+            "ws": self.ws,
+            "truncation": float(self.truncation),
+            "edits": [s.to_dict() for s in self.applied_edits()],
+            "masks": {k: v for k, v in self.masks.items() if k in used_masks},
+            "blend": None,
+            "morph": None,
+        }
+        if self.blend is not None and self.blend.get("ws_b") is not None:
+            mask = blend_mask(self.blend, self.masks, size)
+            if mask is not None:
+                args["blend"] = {"ws_b": self.blend["ws_b"], "mask": mask, "from_layer": self.blend.get("from_layer")}
+        if self.morph is not None and self.morph.get("ws_b") is not None:
+            args["morph"] = {
+                "ws_b": self.morph["ws_b"],
+                "edits_b": list(self.morph.get("edits_b") or []),
+                "t": float(self.morph.get("t", 0.0)),
+                "space": self.morph.get("space", "w+"),
+            }
+        args.update(extra)
+        return args
+
+    # -- favorites ----------------------------------------------------------------------------
+    def to_favorite(self, ws: np.ndarray | None = None, model_id: str | None = None) -> tuple[dict, dict]:
+        """(JSON-able state, arrays). ``ws`` is the latent actually rendered (from the result)."""
+        ws = ws if ws is not None else self.ws
+        state = {
+            "model": self.model,
+            "model_id": model_id,
+            "seed": int(self.seed),
+            "truncation": float(self.truncation),
+            "edits": [s.to_dict() for s in self.edits],
+            "draft": self.draft.to_dict() if self.draft else None,
+            "active": self.active,
+            "mask_keys": sorted(self.masks),
+        }
+        arrays = {f"mask_{k}": np.asarray(v, np.float32) for k, v in self.masks.items()}
+        if ws is not None:
+            arrays["ws"] = np.asarray(ws, np.float32)
+        return state, arrays
+
+    @classmethod
+    def from_favorite(cls, state: dict, arrays: dict) -> "EditorState":
+        edits = tuple(EditStep.from_dict(d) for d in state.get("edits", []))
+        draft = EditStep.from_dict(state["draft"]) if state.get("draft") else None
+        active = state.get("active")
+        if active is not None and not (0 <= active < len(edits)):
+            active = None
+        masks = {k: np.asarray(arrays[f"mask_{k}"], np.float32) for k in state.get("mask_keys", []) if f"mask_{k}" in arrays}
+        return cls(
+            model=state.get("model"), seed=int(state.get("seed", 0)), ws=arrays.get("ws"),
+            truncation=float(state.get("truncation", 0.7)), edits=edits, draft=draft, active=active, masks=masks,
+        )
+
+    def metadata(self) -> dict:
+        """Text metadata for exported PNGs."""
+        return {
+            "model": self.model or "embedded default",
+            "seed": str(self.seed) if self.ws is None else "",
+            "latent_sha1": _array_digest(self.ws) or "",
+            "truncation": f"{self.truncation:g}",
+            "edits": [s.to_dict() for s in self.applied_edits()],
+        }
+
+
+def blend_mask(blend: dict, masks: dict, size: int) -> np.ndarray | None:
+    mode = blend.get("mode", "left-right")
+    feather = float(blend.get("feather", 0.05))
+    if mode == "left-right":
+        return maskgen.left_right(size, size, feather)
+    if mode == "top-bottom":
+        return maskgen.top_bottom(size, size, feather)
+    painted = masks.get("blend")
+    if painted is None:
+        return None
+    return maskgen.feathered(painted, feather)
+
+
+class History:
+    """Undo/redo as a stack of states. ``push`` records a step; ``amend`` replaces the newest
+    (a slider drag amends one step instead of recording every frame)."""
+
+    def __init__(self, initial: EditorState, limit: int = 200):
+        self._states = [initial]
+        self._index = 0
+        self.limit = limit
+
+    @property
+    def current(self) -> EditorState:
+        return self._states[self._index]
+
+    def push(self, state: EditorState) -> bool:
+        if state.key() == self.current.key():
+            return False
+        del self._states[self._index + 1:]
+        self._states.append(state)
+        if len(self._states) > self.limit:
+            del self._states[0]
+        self._index = len(self._states) - 1
+        return True
+
+    def amend(self, state: EditorState) -> None:
+        del self._states[self._index + 1:]
+        self._states[self._index] = state
+
+    def can_undo(self) -> bool:
+        return self._index > 0
+
+    def can_redo(self) -> bool:
+        return self._index < len(self._states) - 1
+
+    def undo(self) -> EditorState:
+        if self.can_undo():
+            self._index -= 1
+        return self.current
+
+    def redo(self) -> EditorState:
+        if self.can_redo():
+            self._index += 1
+        return self.current
+
+    def reset(self, state: EditorState) -> None:
+        self._states = [state]
+        self._index = 0

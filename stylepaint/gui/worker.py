@@ -1,0 +1,254 @@
+"""The render worker: the one thread that owns the engine.
+
+The GUI sends plain request dicts (``request(args, channel)``) and receives result dicts
+through the ``rendered`` signal. While a slider moves, the newest request of each channel
+replaces any that has not started yet (no queue of stale frames) and a request equal to the
+previous one is dropped. Every request gets a stamp that comes back with its result, so the
+receiver can throw away a result older than one it already showed.
+
+Long jobs (direction builds, photo inversion, exports) are generator functions run on the same
+thread one step at a time, between renders, so the picture stays live while they work. Each
+step's progress dict is sent with ``job_progress``; ``cancel_job`` closes the generator at its
+next step. Errors come back as values (a result's ``error`` text, ``job_failed``), never as a
+crash of the thread.
+
+``sync=True`` runs everything at once in the caller's thread: tests use it where the thing
+under test is not the scheduling. This is the only GUI module that imports the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+
+from PySide6.QtCore import QObject, QThread, Signal
+
+from stylepaint.errors import Cancelled, StylepaintError
+from stylepaint.gui.state import _freeze
+
+
+def _default_render_factory():
+    from stylepaint.engine.render import Renderer  # the engine loads on the worker thread
+
+    return Renderer().render
+
+
+class _Thread(QThread):
+    def __init__(self, owner: "RenderWorker"):
+        super().__init__()
+        self._owner = owner
+        self.setObjectName("stylepaint-render")
+
+    def run(self):
+        self._owner._loop()
+
+
+class RenderWorker(QObject):
+    rendered = Signal(str, int, object)       # channel, stamp, result dict
+    job_progress = Signal(int, object)        # job id, progress dict
+    job_finished = Signal(int, object)        # job id, the generator's return value
+    job_failed = Signal(int, str)             # job id, one-sentence message ("cancelled" when stopped)
+    busy_changed = Signal(bool)
+
+    def __init__(self, render_fn=None, sync: bool = False, parent=None):
+        super().__init__(parent)
+        self._render_factory = (lambda: render_fn) if render_fn is not None else _default_render_factory
+        self._render = None
+        self.sync = sync
+        self._cond = threading.Condition()
+        self._pending: dict[str, tuple[int, dict]] = {}   # channel -> newest (stamp, args) not yet started
+        self._last_key: dict[str, tuple] = {}
+        self._jobs: dict[int, dict] = {}
+        self._stamps = itertools.count(1)
+        self._job_ids = itertools.count(1)
+        self._stopping = False
+        self.frames = 0                                     # renders done (all channels)
+        self.requests = 0                                   # requests accepted
+        self._thread = None
+        if not sync:
+            self._thread = _Thread(self)
+            self._thread.start()
+
+    # -- GUI side -------------------------------------------------------------------------
+    def request(self, args: dict, channel: str = "main", force: bool = False) -> int | None:
+        """Queue a render; returns its stamp, or None when it equals the previous request."""
+        key = _freeze(args)
+        with self._cond:
+            if not force and self._last_key.get(channel) == key:
+                return None
+            self._last_key[channel] = key
+            stamp = next(self._stamps)
+            self.requests += 1
+            if self.sync:
+                pass
+            else:
+                self._pending[channel] = (stamp, dict(args))
+                self._cond.notify_all()
+                return stamp
+        self._do_render(channel, stamp, dict(args))
+        return stamp
+
+    def forget(self, channel: str | None = None) -> None:
+        """Forget the previous request(s) so that an equal one renders again."""
+        with self._cond:
+            if channel is None:
+                self._last_key.clear()
+            else:
+                self._last_key.pop(channel, None)
+
+    def start_job(self, fn, *args, **kwargs) -> int:
+        """Run generator function ``fn(*args, **kwargs)`` on the worker; returns the job id.
+        If ``fn`` accepts a ``worker`` keyword it receives this worker (for engine jobs)."""
+        job_id = next(self._job_ids)
+        job = {"fn": fn, "args": args, "kwargs": kwargs, "gen": None, "cancel": False}
+        if self.sync:
+            self._jobs[job_id] = job
+            while job_id in self._jobs:
+                self._step_job(job_id)
+            return job_id
+        with self._cond:
+            self._jobs[job_id] = job
+            self._cond.notify_all()
+        return job_id
+
+    def cancel_job(self, job_id: int) -> None:
+        with self._cond:
+            if job_id in self._jobs:
+                self._jobs[job_id]["cancel"] = True
+                self._cond.notify_all()
+
+    def busy(self) -> bool:
+        with self._cond:
+            return bool(self._pending or self._jobs)
+
+    def stop(self, timeout_ms: int = 10000) -> None:
+        with self._cond:
+            self._stopping = True
+            for job in self._jobs.values():
+                job["cancel"] = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.wait(timeout_ms)
+            self._thread = None
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Block until nothing is pending or running (tests, benchmarks)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            with self._cond:
+                if not self._pending and not self._jobs and not self._running:
+                    return True
+            time.sleep(0.005)
+        return False
+
+    # -- worker side ----------------------------------------------------------------------
+    _running = False
+
+    @property
+    def render_fn(self):
+        if self._render is None:
+            self._render = self._render_factory()
+        return self._render
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and not self._pending and not self._jobs:
+                    self._cond.wait()
+                if self._stopping:
+                    break
+                work = None
+                if self._pending:
+                    channel = "main" if "main" in self._pending else next(iter(self._pending))
+                    stamp, args = self._pending.pop(channel)
+                    work = ("render", channel, stamp, args)
+                else:
+                    work = ("job", next(iter(self._jobs)))
+                self._running = True
+            try:
+                if work[0] == "render":
+                    self._do_render(*work[1:])
+                else:
+                    self._step_job(work[1])
+            finally:
+                with self._cond:
+                    self._running = False
+        for job_id in list(self._jobs):
+            self._close_job(job_id, "cancelled")
+
+    def _do_render(self, channel: str, stamp: int, args: dict) -> None:
+        start = time.perf_counter()
+        try:
+            result = self.render_fn(**args)
+            if not isinstance(result, dict):
+                result = {"image": None, "error": "the renderer returned no result"}
+        except Exception as exc:  # the renderer should never raise; if it does, report it
+            result = {"image": None, "error": _message(exc), "traceback": traceback.format_exc()}
+        result.setdefault("timings", {}).setdefault("total_ms", (time.perf_counter() - start) * 1000)
+        result.setdefault("metadata", {})
+        result["args"] = args
+        self.frames += 1
+        self.rendered.emit(channel, stamp, result)
+
+    def _step_job(self, job_id: int) -> None:
+        job = self._jobs.get(job_id)
+        if job is None:
+            return
+        if job["cancel"]:
+            self._close_job(job_id, "cancelled")
+            return
+        try:
+            if job["gen"] is None:
+                fn = job["fn"]
+                kwargs = dict(job["kwargs"])
+                if getattr(fn, "wants_worker", False):
+                    kwargs["worker"] = self
+                job["gen"] = fn(*job["args"], **kwargs)
+            progress = next(job["gen"])
+        except StopIteration as stop:
+            self._jobs.pop(job_id, None)
+            self.job_finished.emit(job_id, stop.value)
+            return
+        except Cancelled:
+            self._jobs.pop(job_id, None)
+            self.job_failed.emit(job_id, "cancelled")
+            return
+        except Exception as exc:
+            self._jobs.pop(job_id, None)
+            self.job_failed.emit(job_id, _message(exc))
+            return
+        self.job_progress.emit(job_id, progress if isinstance(progress, dict) else {"message": str(progress)})
+
+    def _close_job(self, job_id: int, why: str) -> None:
+        job = self._jobs.pop(job_id, None)
+        if job and job["gen"] is not None:
+            try:
+                job["gen"].close()
+            except Exception:
+                pass
+        if job is not None:
+            self.job_failed.emit(job_id, why)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, StylepaintError):
+        return str(exc)
+    return f"unexpected error: {type(exc).__name__}: {exc}"
+
+
+def engine_job(fn):
+    """Mark a generator function as wanting the worker (``worker=`` keyword) to reach the engine."""
+    fn.wants_worker = True
+    return fn
+
+
+@engine_job
+def invert_photo_job(path: str, model: str | None, worker: RenderWorker = None):
+    """Open a photo: the inversion pipeline's progress generator (lands with the inversion issue)."""
+    try:
+        from stylepaint.inversion.pipeline import invert_photo
+    except ImportError:
+        raise StylepaintError("opening photos is not available yet in this version") from None
+    return (yield from invert_photo(path, model=model))
