@@ -12,15 +12,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CHECKPOINTS
 from loopback_http import LoopbackServer, closed_port
 
 from stylepaint.catalogue import ModelStore, Timeouts, download_file, load_catalogue
 from stylepaint.catalogue import download as dl
 from stylepaint.errors import DownloadError
 
-FIXTURE = Path("/work/shared/fixtures/checkpoints/sg2ada-32px-fp16-clamp.pkl")
-if not FIXTURE.exists():  # a fresh clone beside the shared folder
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/checkpoints/sg2ada-32px-fp16-clamp.pkl"
+FIXTURE = CHECKPOINTS / "sg2ada-32px-fp16-clamp.pkl"
 DATA = FIXTURE.read_bytes()
 SHA = hashlib.sha256(DATA).hexdigest()
 FAST = Timeouts(resolve=1.5, connect=1.5, read=2.0)

@@ -12,14 +12,13 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import CHECKPOINTS
 from loopback_http import LoopbackServer, closed_port
 
 from stylepaint.catalogue.registry import DEFAULT_PATH
 from stylepaint.cli import main
 
-FIXTURE = Path("/work/shared/fixtures/checkpoints/sg2ada-32px-fp16-clamp.pkl")
-if not FIXTURE.exists():
-    FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/checkpoints/sg2ada-32px-fp16-clamp.pkl"
+FIXTURE = CHECKPOINTS / "sg2ada-32px-fp16-clamp.pkl"
 DATA = FIXTURE.read_bytes()
 
 

@@ -1,0 +1,84 @@
+"""The Models dialog, alone, driving the real download manager against a loopback server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import CHECKPOINTS
+from loopback_http import LoopbackServer
+
+pytest.importorskip("pytestqt")
+from stylepaint.catalogue import ModelStore, load_catalogue  # noqa: E402
+from stylepaint.catalogue.registry import DEFAULT_PATH  # noqa: E402
+from stylepaint.gui.models_dialog import ModelsDialog  # noqa: E402
+
+pytestmark = pytest.mark.gui
+FIXTURE = CHECKPOINTS / "sg2ada-32px-fp16-clamp.pkl"
+DATA = FIXTURE.read_bytes()
+
+
+@pytest.fixture
+def setup(tmp_path, monkeypatch, qtbot):
+    monkeypatch.setenv("STYLEPAINT_HOME", str(tmp_path / "home"))
+    for var in ("http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    with LoopbackServer({"/tiny.pkl": DATA}) as server:
+        data = json.loads(DEFAULT_PATH.read_text())
+        data["generators"] = [dict(data["generators"][0], name="tiny", filename="tiny.pkl",
+                                   urls=[server.url("/tiny.pkl")], approx_size_mb=None)]
+        data["clip"] = data["clip"][:1]
+        (tmp_path / "cat.json").write_text(json.dumps(data))
+        store = ModelStore(load_catalogue(tmp_path / "cat.json"))
+        dialog = ModelsDialog(store.rows(), store.download, store.remove, refresh=store.rows,
+                              confirm=lambda text: True)
+        qtbot.addWidget(dialog)
+        dialog.select("tiny")
+        yield dialog, store, server
+
+
+def _status(dialog, name):
+    row = [r["name"] for r in dialog._rows].index(name)
+    return dialog.table.item(row, 3).text()
+
+
+def test_licence_must_be_accepted_then_download_installs(setup, qtbot):
+    dialog, store, server = setup
+    assert "non-commercial" in dialog.details.text()
+    assert not dialog.download_button.isEnabled()
+    dialog.accept_licence.setChecked(True)
+    assert dialog.download_button.isEnabled()
+    with qtbot.waitSignal(dialog.downloaded, timeout=20000) as blocker:
+        dialog.download_button.click()
+    assert blocker.args[0] == "tiny" and Path(blocker.args[1]).read_bytes() == DATA
+    assert _status(dialog, "tiny") == "installed"
+    with qtbot.waitSignal(dialog.model_chosen) as chosen:
+        dialog.use_button.click()
+    assert chosen.args == [str(store.path("tiny"))]
+    with qtbot.waitSignal(dialog.removed):
+        dialog.remove_button.click()
+    assert not store.path("tiny").exists() and _status(dialog, "tiny") == "available"
+
+
+def test_cancel_keeps_a_partial_download(setup, qtbot):
+    dialog, store, server = setup
+    server.faults["/tiny.pkl"] = {"chunk_delay_s": 0.01}  # ~1.5 s in all
+    dialog.accept_licence.setChecked(True)
+    dialog.download_button.click()
+    assert dialog.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.progress.maximum() == 1000 and dialog.progress.value() > 50, timeout=10000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: dialog._thread is None, timeout=10000)
+    assert "cancelled" in dialog.status.text()
+    assert _status(dialog, "tiny") == "partial" and dialog.download_button.text() == "Resume download"
+    assert not store.path("tiny").exists()
+
+
+def test_dialog_module_does_not_import_torch():
+    code = ("import sys; import stylepaint.gui.models_dialog, stylepaint.catalogue; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False", out.stderr
