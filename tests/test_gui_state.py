@@ -1,0 +1,128 @@
+"""Editor state, undo history, settings, masks and export - plain data, no window."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stylepaint.edits import EditStep
+from stylepaint.errors import InputError, StylepaintError
+from stylepaint.gui import export, masks
+from stylepaint.gui.settings import DEFAULTS, Settings
+from stylepaint.gui.state import EditorState, History
+
+
+def test_render_args_apply_enabled_stack_then_draft():
+    a, b = EditStep("curly hair", alpha=2), EditStep("smile", alpha=1, enabled=False)
+    s = EditorState(edits=(a, b), draft=EditStep("old", alpha=-3))
+    args = s.render_args()
+    assert [e["prompt"] for e in args["edits"]] == ["curly hair", "old"]
+    s2 = s.with_(active=0)                    # a stack layer selected: the draft is not applied
+    assert [e["prompt"] for e in s2.render_args()["edits"]] == ["curly hair"]
+    assert s2.current_edit is a
+    s3 = s2.with_current_edit(a.with_(alpha=5))
+    assert s3.edits[0].alpha == 5 and s2.edits[0].alpha == 2
+
+
+def test_commit_draft_selects_new_layer():
+    s = EditorState(draft=EditStep("curly hair", alpha=2)).commit_draft()
+    assert len(s.edits) == 1 and s.active == 0 and s.draft is None
+
+
+def test_region_masks_only_sent_when_used():
+    m = np.zeros((8, 8), np.float32)
+    s = EditorState(edits=(EditStep("x", alpha=1, mask="region1"),), masks={"region1": m, "old": m})
+    assert set(s.render_args()["masks"]) == {"region1"}
+
+
+def test_blend_args_and_masks():
+    s = EditorState(blend={"ws_b": np.zeros((4, 2)), "mode": "left-right", "feather": 0.0, "from_layer": None})
+    mask = s.render_args(size=16)["blend"]["mask"]
+    assert mask.shape == (16, 16) and mask[:, :8].max() == 0 and mask[:, 8:].min() == 1
+    tb = masks.top_bottom(10, 6, 0.2)
+    assert tb[0].max() == 0 and tb[-1].min() == 1 and 0 < tb[5, 0] < 1
+    painted = EditorState(blend={"ws_b": np.zeros((4, 2)), "mode": "painted", "feather": 0.1})
+    assert painted.render_args()["blend"] is None            # nothing painted yet: no blend
+
+
+def test_history_push_amend_undo_redo():
+    h = History(EditorState(seed=1))
+    assert not h.push(EditorState(seed=1))                    # equal state: no new step
+    h.push(EditorState(seed=2))
+    h.push(EditorState(seed=3))
+    h.amend(EditorState(seed=4))                              # a drag amends its step
+    assert h.undo().seed == 2 and h.undo().seed == 1 and not h.can_undo()
+    assert h.redo().seed == 2
+    h.push(EditorState(seed=9))                               # a new step drops the redo branch
+    assert not h.can_redo() and h.undo().seed == 2
+
+
+def test_state_key_compares_arrays_by_content():
+    a = EditorState(ws=np.ones((2, 2)))
+    assert a.key() == EditorState(ws=np.ones((2, 2))).key()
+    assert a.key() != EditorState(ws=np.zeros((2, 2))).key()
+
+
+def test_favorite_round_trip():
+    m = masks.left_right(8, 8)
+    s = EditorState(model="/m.pkl", seed=5, truncation=0.5, edits=(EditStep("x", alpha=1, mask="r"),),
+                    draft=EditStep("y"), masks={"r": m})
+    state, arrays = s.to_favorite(ws=np.ones((3, 4)), model_id="abc")
+    json.dumps(state)
+    back = EditorState.from_favorite(state, arrays)
+    assert back.edits == s.edits and back.draft == s.draft and back.seed == 5 and back.model == "/m.pkl"
+    np.testing.assert_array_equal(back.masks["r"], m)
+    np.testing.assert_array_equal(back.ws, np.ones((3, 4)))
+
+
+def test_settings_validate_and_redirect(tmp_path):
+    path = tmp_path / "s.json"
+    path.write_text(json.dumps({"truncation": "high", "seed": 7, "device": "tpu", "recent_models": ["a"]}))
+    s = Settings(path)
+    assert s["truncation"] == DEFAULTS["truncation"][0] and s["seed"] == 7 and s["device"] == "auto"
+    with pytest.raises(ValueError):
+        s["export_scale"] = 3
+    s.remember("recent_models", "b")
+    s.remember("recent_models", "a")
+    assert s["recent_models"] == ["a", "b"]
+    assert s.save()
+    assert Settings(path)["recent_models"] == ["a", "b"]
+    path.write_text("{not json")
+    assert Settings(path)["seed"] == 0
+
+
+def test_brush_stroke_paints_and_erases():
+    m = np.zeros((32, 32), np.float32)
+    masks.stroke(m, (4, 16), (28, 16), 3)
+    assert m[16, 16] == pytest.approx(1) and m[2, 16] == 0
+    masks.stroke(m, (16, 10), (16, 22), 4, value=0.0)
+    assert m[16, 16] == 0 and m[16, 6] > 0.9
+
+
+def test_png_export_metadata_and_scale(tmp_path):
+    img = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    path = export.save_png(tmp_path / "a.png", img, {"model": "m", "edits": [{"prompt": "x"}]}, scale=2)
+    meta = export.read_png_metadata(path)
+    assert meta["model"] == "m" and json.loads(meta["edits"]) == [{"prompt": "x"}]
+    from PIL import Image
+    assert Image.open(path).size == (32, 32)
+    with pytest.raises(StylepaintError, match="does not exist"):
+        export.save_png(tmp_path / "no" / "dir" / "a.png", img)
+    with pytest.raises(InputError):
+        export.png_bytes(img, scale=3)
+
+
+def test_latent_round_trip_and_bad_files(tmp_path):
+    ws = np.arange(12, dtype=np.float32).reshape(3, 4)
+    export.save_latent(tmp_path / "f.npz", ws, {"seed": 3})
+    back, meta = export.load_latent(tmp_path / "f.npz")
+    np.testing.assert_array_equal(back, ws)
+    assert meta == {"seed": 3}
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError):
+        export.load_latent(tmp_path / "bad.npz")
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    with pytest.raises(InputError, match="no 'ws'"):
+        export.load_latent(tmp_path / "other.npz")
