@@ -205,10 +205,24 @@ def test_proxies_come_from_the_environment(server, tmp_path, monkeypatch):
     assert (tmp_path / "g.pkl").read_bytes() == DATA
 
 
-def _catalogue(tmp_path, url, sha256=None):
+def test_precomputed_directions_come_along_and_go_with_the_model(server, tmp_path):
+    directions = b"precomputed directions" * 1000
+    server.files["/tiny.dirs.npz"] = directions
+    store = ModelStore(_catalogue(tmp_path, server.url("/g.pkl"), directions_url=server.url("/tiny.dirs.npz"),
+                                  directions_sha256=hashlib.sha256(directions).hexdigest()))
+    final = run(store.download("tiny", timeouts=FAST))[-1]
+    assert final["stage"] == "done" and store.path("tiny").read_bytes() == DATA
+    assert Path(final["directions_path"]) == store.directions_path("tiny")
+    assert store.directions_path("tiny").read_bytes() == directions
+    assert store.directions_path("tiny").name == "tiny.pkl.directions.npz"
+    removed = {p.name for p in store.remove("tiny")}
+    assert {"tiny.pkl", "tiny.pkl.directions.npz"} <= removed
+
+
+def _catalogue(tmp_path, url, sha256=None, **extra):
     data = json.loads(Path(load_catalogue().path).read_text())
     data["generators"] = [dict(data["generators"][0], name="tiny", filename="tiny.pkl", urls=[url],
-                               sha256=sha256, approx_size_mb=None, size=None)]
+                               sha256=sha256, approx_size_mb=None, size=None, **extra)]
     data["clip"] = []
     path = tmp_path / "catalogue.json"
     path.write_text(json.dumps(data))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import filelock
 
@@ -49,6 +50,14 @@ class ModelStore:
             return "partial"
         return "available"
 
+    def directions_path(self, name: str) -> Path | None:
+        """Where the entry's precomputed directions go, if the catalogue points to a file."""
+        entry = self.catalogue.get(name)
+        if not entry.directions_url:
+            return None
+        suffix = Path(urlsplit(entry.directions_url).path).suffix or ".bin"
+        return self.folder / f"{entry.filename}.directions{suffix}"
+
     def installed_size(self, name: str) -> int | None:
         path = self.path(name)
         return path.stat().st_size if path.is_file() else None
@@ -72,8 +81,10 @@ class ModelStore:
         job = dl.download_file(entry.urls, path, sha256=entry.sha256, size=entry.size,
                                estimate=entry.expected_bytes, timeouts=timeouts, **kwargs)
         try:
-            for progress in job:
-                yield {**progress, "name": name}
+            final = None
+            for final in job:
+                if final["stage"] != "done":
+                    yield {**final, "name": name}
         except DownloadError as exc:
             if "checksum" in str(exc) or "free space" in str(exc):
                 raise
@@ -83,6 +94,18 @@ class ModelStore:
             raise DownloadError(f"{exc}; {hint}") from None
         finally:
             job.close()
+        directions = self.directions_path(name)
+        if directions is not None:  # optional extra: precomputed directions for this model
+            try:
+                for progress in dl.download_file(entry.directions_url, directions, sha256=entry.directions_sha256,
+                                                 timeouts=timeouts, **kwargs):
+                    if progress["stage"] != "done":
+                        yield {**progress, "name": name, "message": f"directions: {progress['message']}"}
+            except DownloadError as exc:
+                raise DownloadError(f"{exc}; the model itself is installed; to add its precomputed directions "
+                                    f"by hand, save that file as {directions}") from None
+            final = {**final, "directions_path": str(directions)}
+        yield {**final, "name": name}
 
     def remove(self, name: str) -> list[Path]:
         """Delete the entry's file, its record and any partial download; returns what was removed."""
@@ -94,8 +117,12 @@ class ModelStore:
             raise StylepaintError(f"{path.name} is being downloaded right now; cancel that first") from None
         try:
             removed = []
-            for p in (path, dl.record_path(path), dl.part_path(path), dl.part_path(path).with_name(
-                    dl.part_path(path).name + ".json")):
+            files = [path]
+            if self.directions_path(name) is not None:
+                files.append(self.directions_path(name))
+            candidates = [f for p in files for f in (p, dl.record_path(p), dl.part_path(p),
+                                                      dl.part_path(p).with_name(dl.part_path(p).name + ".json"))]
+            for p in candidates:
                 if p.is_file():
                     p.unlink()
                     removed.append(p)
