@@ -21,6 +21,8 @@ COMMAND_MODULES = [
     "stylepaint.cli.render_cmd",
     "stylepaint.cli.convert_cmd",
     "stylepaint.cli.models_cmd",
+    "stylepaint.cli.train_gan_cmd",
+    "stylepaint.cli.evaluate_gan_cmd",
 ]
 
 

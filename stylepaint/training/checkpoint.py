@@ -42,7 +42,7 @@ def _plan_shards(tensors: dict[str, torch.Tensor], max_bytes: int) -> list[dict[
     for name, tensor in tensors.items():
         nbytes = tensor.numel() * tensor.element_size() + 160
         if nbytes > budget:
-            raise CheckpointError(f"tensor {name} ({nbytes} bytes) is larger than one checkpoint shard")
+            raise CheckpointError(name, f"tensor of {nbytes} bytes is larger than one checkpoint shard")
         if size + nbytes > budget and shards[-1]:
             shards.append({})
             size = 0
@@ -88,18 +88,18 @@ def load_checkpoint(run_dir: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no training checkpoint here (nothing to resume)") from None
+        raise CheckpointError(path, "no training checkpoint here (nothing to resume)") from None
     except (OSError, ValueError) as exc:
-        raise CheckpointError(f"{path}: unreadable training checkpoint ({exc})") from None
+        raise CheckpointError(path, f"unreadable training checkpoint ({exc})") from None
     if doc.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not a stylepaint training checkpoint")
+        raise CheckpointError(path, "not a stylepaint training checkpoint")
     tensors: dict[str, torch.Tensor] = {}
     for entry in doc["shards"]:
         shard = run_dir / entry["file"]
         if not shard.is_file():
-            raise CheckpointError(f"{shard}: checkpoint shard is missing")
+            raise CheckpointError(shard, "checkpoint shard is missing")
         if _sha256(shard) != entry["sha256"]:
-            raise CheckpointError(f"{shard}: checkpoint shard is corrupt (sha256 mismatch)")
+            raise CheckpointError(shard, "checkpoint shard is corrupt (sha256 mismatch)")
         tensors.update(load_file(str(shard)))
     return tensors, doc["state"]
 
@@ -115,7 +115,7 @@ def load_module_tensors(prefix: str, module: torch.nn.Module, tensors: dict[str,
     try:
         module.load_state_dict(own, strict=True)
     except RuntimeError as exc:
-        raise CheckpointError(f"checkpoint does not match the {prefix} network: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(prefix, f"checkpoint does not match this network ({str(exc).splitlines()[0]})") from None
 
 
 def optimizer_tensors(prefix: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
@@ -157,6 +157,6 @@ def read_state(run_dir: str | os.PathLike) -> dict:
     try:
         return json.loads(path.read_text())["state"]
     except FileNotFoundError:
-        raise CheckpointError(f"{path}: no training checkpoint here (nothing to resume)") from None
+        raise CheckpointError(path, "no training checkpoint here (nothing to resume)") from None
     except (OSError, ValueError, KeyError) as exc:
-        raise CheckpointError(f"{path}: unreadable training checkpoint ({exc})") from None
+        raise CheckpointError(path, f"unreadable training checkpoint ({exc})") from None

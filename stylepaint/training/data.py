@@ -35,7 +35,7 @@ def load_npy_images(path: str | os.PathLike) -> np.ndarray:
     """uint8 ``[N, R, R, 3]`` from a .npy file (NCHW files are transposed)."""
     path = Path(path)
     try:
-        array = np.load(path, mmap_mode="r")
+        array = np.load(path)
     except FileNotFoundError:
         raise InputError(f"{path}: no such training data file") from None
     except (OSError, ValueError) as exc:

@@ -104,6 +104,7 @@ class _Run:
     def __init__(self, config: dict, device: torch.device, precision: str):
         self.config, self.device, self.precision = config, device, precision
         t = config["training"]
+        torch.manual_seed(int(t["seed"]))  # initial weights, then the noise inputs' global stream
         self.G = Generator(**config["generator"]).train().to(device)
         self.D = Discriminator(**config["discriminator"]).train().to(device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
@@ -386,7 +387,7 @@ def train(
                 sums, counts = {}, {}
                 if not all(math.isfinite(v) for v in last.values()):
                     raise InputError(f"training diverged at step {run.step} (losses {last}); "
-                                     "resume from the last checkpoint with a lower learning rate")
+                                     "the last checkpoint holds the state before it")
                 line = progress("training")
                 log.write(json.dumps({k: v for k, v in line.items() if k != "message"}) + "\n")
                 log.flush()

@@ -1,0 +1,86 @@
+"""`stylepaint train-gan --data D --out RUN_DIR`: train (or resume) the project's StyleGAN2."""
+
+from __future__ import annotations
+
+PRESET_NAMES = ("tiny", "default")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train-gan", help="train a StyleGAN2 generator on portraits (resumable, in chunks)",
+                       description="Train the project's StyleGAN2 on pre-rendered or freshly rendered portraits. "
+                                   "Writes RUN_DIR/checkpoint.json + shards (<= 16 MB each), G_ema.safetensors, "
+                                   "samples.png and log.jsonl; --resume continues from them.")
+    p.add_argument("--data", required=True,
+                   help="training images: a .npy (uint8 [N,R,R,3]), a folder from 'stylepaint dataset render', "
+                        "or render:N to render N portraits with all cores (new seeds for every resumed chunk)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoints, G_ema, samples, log)")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
+    p.add_argument("--preset", choices=PRESET_NAMES, default="default", help="architecture and hyper-parameters")
+    p.add_argument("--kimg", type=float, default=None, help="total training length in thousands of images")
+    p.add_argument("--minutes", type=float, default=None,
+                   help="stop after this many minutes of training, with a checkpoint (for chunked runs)")
+    p.add_argument("--batch", type=int, default=None, help="minibatch size (default: the preset's)")
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight (default: 0.0002 * R^2 / batch)")
+    p.add_argument("--lr", type=float, default=None, help="Adam learning rate of G and D (default 0.0025)")
+    p.add_argument("--snap", type=float, default=None, metavar="KIMG", help="checkpoint interval in kimg")
+    p.add_argument("--seed", type=int, default=None, help="random seed of the run (default 0)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="mixed precision on CUDA (auto: bf16 where supported); CPU always runs fp32")
+    p.add_argument("--workers", type=int, default=None, help="processes for render:N (default: all cores)")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    from stylepaint.training import checkpoint as ckpt
+    from stylepaint.training.data import load_images
+    from stylepaint.training.presets import get_preset
+    from stylepaint.training.trainer import train
+
+    if args.resume:
+        state = ckpt.read_state(args.out)
+        resolution, chunk = state["config"]["generator"]["img_resolution"], int(state.get("chunks", 0)) + 1
+    else:
+        resolution, chunk = get_preset(args.preset)["generator"]["img_resolution"], 0
+
+    images = None
+    bar = None
+    for progress in load_images(args.data, size=resolution, chunk=chunk, workers=args.workers):
+        images = progress.get("images", images)
+        if progress["total"] > 1000 and bar is None:
+            bar = tqdm(total=progress["total"], unit="img", desc="data")
+        if bar is not None:
+            bar.update(progress["done"] - bar.n)
+    if bar is not None:
+        bar.close()
+
+    lr = args.lr
+    job = train(args.out, images, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
+                max_seconds=None if args.minutes is None else args.minutes * 60, device=args.device,
+                precision=args.precision, batch=args.batch, r1_gamma=args.gamma, g_lr=lr, d_lr=lr,
+                snap_kimg=args.snap, seed=args.seed)
+    bar = None
+    last = {}
+    try:
+        for progress in job:
+            last = progress
+            if bar is None:
+                bar = tqdm(total=round(progress["total_kimg"], 3), initial=round(progress["kimg"], 3),
+                           unit="kimg", desc="train", bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg "
+                           "[{elapsed}<{remaining}]{postfix}")
+                bar.write(f"{args.out}: {progress['message']} on {progress['device']} ({progress['precision']})")
+            bar.update(round(progress["kimg"] - bar.n, 3))
+            bar.set_postfix({k: f"{progress[k]:.3f}" for k in ("loss_G", "loss_D", "r1") if k in progress})
+            if "checkpoint" in progress:
+                bar.write(f"checkpoint at {progress['kimg']:.1f} kimg: {progress['checkpoint']}")
+    finally:
+        job.close()
+        if bar is not None:
+            bar.close()
+    if last.get("stopped"):
+        print(f"stopped at {last['kimg']:.1f} of {last['total_kimg']:.0f} kimg; continue with --resume")
+    else:
+        print(f"finished {last.get('kimg', 0):.1f} kimg; generator: {args.out}/G_ema.safetensors")
+    return 0

@@ -1,0 +1,281 @@
+"""GAN trainer on CPU: discriminator, losses, kernel distance, checkpoints, resume, CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from stylepaint.engine.checkpoints import load_generator
+from stylepaint.engine.networks import Generator
+from stylepaint.errors import CheckpointError, InputError
+from stylepaint.training import checkpoint as ckpt
+from stylepaint.training.discriminator import Discriminator, discriminator_config, minibatch_stddev
+from stylepaint.training.kernel_distance import kernel_distance, mmd2_unbiased
+from stylepaint.training.losses import (
+    d_logistic_loss,
+    g_nonsaturating_loss,
+    lazy_adam_params,
+    r1_penalty,
+)
+from stylepaint.training.trainer import _Run, build_config, ema_beta, train
+
+MB16 = 16 * 1024 * 1024
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # tiny networks on a shared 2-core machine: one thread is several times faster
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def disc_images(n: int = 96, size: int = 16, seed: int = 0) -> np.ndarray:
+    """A simple image distribution: one bright disc on a dark background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, :size]
+    out = np.empty((n, size, size, 3), np.uint8)
+    for i in range(n):
+        cy, cx = rng.uniform(size * 0.3, size * 0.7, 2)
+        r = rng.uniform(size * 0.15, size * 0.35)
+        out[i] = rng.integers(0, 80, 3)
+        out[i][(yy - cy) ** 2 + (xx - cx) ** 2 < r * r] = rng.integers(150, 256, 3)
+    return out
+
+
+# ---- discriminator -------------------------------------------------------------------------
+
+def test_discriminator_matches_generator_and_gives_one_logit_per_image():
+    g_config = Generator(z_dim=32, w_dim=32, img_resolution=32, mapping_layers=2, channel_base=128, channel_max=32).config
+    D = Discriminator(**discriminator_config(g_config))
+    assert list(D.blocks) == ["b32", "b16", "b8"]
+    assert D.from_rgb.weight.shape[0] == 4  # min(128 // 32, 32), the generator's rule
+    logits = D(torch.randn(6, 3, 32, 32))   # 6 is not a multiple of the group size 4
+    assert logits.shape == (6,) and torch.isfinite(logits).all()
+    with pytest.raises(AssertionError):
+        D(torch.randn(2, 3, 16, 16))
+
+
+def test_minibatch_stddev_feature_is_the_group_std():
+    x = torch.randn(4, 2, 3, 3)
+    out = minibatch_stddev(x, group_size=4)
+    assert out.shape == (4, 3, 3, 3)
+    expected = x.std(dim=0, unbiased=False).mean()
+    assert torch.allclose(out[:, 2], expected.expand(4, 3, 3), atol=1e-5)
+
+
+# ---- losses ------------------------------------------------------------------------------------
+
+def test_logistic_losses_at_zero_logits():
+    zero = torch.zeros(5)
+    assert d_logistic_loss(zero, zero).item() == pytest.approx(2 * math.log(2))
+    assert g_nonsaturating_loss(zero).item() == pytest.approx(math.log(2))
+    # a confident, correct D has low loss; G's loss grows as D rejects its samples
+    assert d_logistic_loss(torch.full([5], 8.0), torch.full([5], -8.0)).item() < 1e-3
+    assert g_nonsaturating_loss(torch.full([5], -8.0)).item() > 7.9
+
+
+def test_r1_penalty_is_squared_gradient_norm():
+    w = torch.randn(1, 3, 4, 4)
+    x = torch.randn(5, 3, 4, 4, requires_grad=True)
+    logits = (x * w).sum(dim=[1, 2, 3]) + 0.5 * x.square().sum(dim=[1, 2, 3])
+    expected = (w + x.detach()).square().sum(dim=[1, 2, 3]).mean()
+    assert r1_penalty(x, logits).item() == pytest.approx(expected.item(), rel=1e-5)
+    # with a loss scale (fp16), the gradient is unscaled before squaring
+    linear = (x * w).sum(dim=[1, 2, 3])
+    assert r1_penalty(x, linear, grad_scale=1024.0).item() == pytest.approx(w.square().sum().item(), rel=1e-5)
+
+
+def test_lazy_regularisation_adjusts_adam():
+    lr, betas = lazy_adam_params(0.0025, (0.0, 0.99), 16)
+    assert lr == pytest.approx(0.0025 * 16 / 17)
+    assert betas == (0.0, pytest.approx(0.99 ** (16 / 17)))
+    assert lazy_adam_params(0.002, (0.0, 0.99), 0) == (0.002, (0.0, 0.99))
+
+
+def test_ema_half_life_and_rampup():
+    assert ema_beta(32, 10**9, ema_kimg=10, ema_rampup=None) == pytest.approx(0.5 ** (32 / 10_000))
+    # early in training the rampup shortens the half-life
+    assert ema_beta(32, 1000, ema_kimg=10, ema_rampup=0.05) == pytest.approx(0.5 ** (32 / 50))
+
+
+# ---- kernel distance -------------------------------------------------------------------------
+
+def test_kernel_distance_zero_for_same_distribution_and_large_for_different():
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(600, 16))
+    b = rng.normal(size=(600, 16))
+    shifted = rng.normal(size=(600, 16)) + 0.5
+    same = kernel_distance(a, b, num_subsets=20, subset_size=300)
+    itself = kernel_distance(a, a, num_subsets=20, subset_size=300)
+    other = kernel_distance(a, shifted, num_subsets=20, subset_size=300)
+    assert abs(same["mean"]) < 0.05 and abs(itself["mean"]) < 0.05
+    assert other["mean"] > 20 * max(abs(same["mean"]), same["std"])
+    # the estimator is unbiased: MMD^2 of identical sets without shared samples is exactly 0 in expectation
+    x = rng.normal(size=(50, 4))
+    assert mmd2_unbiased(x, x) < 0 < mmd2_unbiased(x, x + 1.0)
+
+
+# ---- checkpoints ----------------------------------------------------------------------------
+
+def test_checkpoint_shards_respect_the_size_bound_and_round_trip(tmp_path):
+    tensors = {f"t{i}": torch.randn(100_000) for i in range(6)}  # 6 x 400 kB
+    ckpt.save_checkpoint(tmp_path, tensors, {"cur_nimg": 5000, "note": "x"}, max_shard_bytes=1_000_000)
+    shards = sorted(tmp_path.glob("checkpoint-*.safetensors"))
+    assert len(shards) == 3 and all(s.stat().st_size <= 1_000_000 for s in shards)
+    loaded, state = ckpt.load_checkpoint(tmp_path)
+    assert state["note"] == "x" and all(torch.equal(loaded[k], v) for k, v in tensors.items())
+    # a newer checkpoint replaces the shards of the older one
+    ckpt.save_checkpoint(tmp_path, {"t": torch.zeros(3)}, {"cur_nimg": 9000})
+    assert [p.name for p in tmp_path.glob("checkpoint-*.safetensors")] == ["checkpoint-000009-0.safetensors"]
+    shard = next(tmp_path.glob("checkpoint-*.safetensors"))
+    shard.write_bytes(shard.read_bytes()[:-4] + b"\0\0\0\1")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        ckpt.load_checkpoint(tmp_path)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        ckpt.load_checkpoint(tmp_path / "elsewhere")
+
+
+def test_default_preset_checkpoint_files_are_at_most_16_mb(tmp_path):
+    run = _Run(build_config("default"), torch.device("cpu"), "fp32")
+    assert run.G.img_resolution >= 128
+    # give the optimizers their full state (moments for every parameter) as after a real step
+    for opt, net in ((run.opt_G, run.G), (run.opt_D, run.D)):
+        for p in net.parameters():
+            p.grad = torch.zeros_like(p)
+        opt.step()
+    tensors, state = run.tensors_and_state()
+    ckpt.save_checkpoint(tmp_path, tensors, state)
+    files = list(tmp_path.iterdir())
+    assert sum(f.stat().st_size for f in files) > MB16  # so the bound is really exercised
+    assert all(f.stat().st_size <= MB16 for f in files)
+    loaded, _ = ckpt.load_checkpoint(tmp_path)
+    assert set(loaded) == set(tensors)
+
+
+# ---- training --------------------------------------------------------------------------------
+
+def run_to_end(run_dir, images, **kwargs):
+    return list(train(run_dir, images, preset="tiny", report_every=1, samples=False, **kwargs))
+
+
+def test_tiny_training_moves_the_losses_and_writes_a_loadable_checkpoint(tmp_path):
+    images = disc_images()
+    events = run_to_end(tmp_path, images, total_kimg=0.12)  # 30 steps of 4 images
+    steps = [e for e in events if e["message"] == "training"]
+    assert len(steps) >= 25 and events[-1]["finished"]
+    loss_d = np.array([e["loss_D"] for e in steps])
+    loss_g = np.array([e["loss_G"] for e in steps])
+    assert np.isfinite(loss_d).all() and np.isfinite(loss_g).all()
+    assert abs(loss_d[0] - 2 * math.log(2)) < 0.3          # starts near chance
+    assert loss_d.std() > 1e-3 and loss_g.std() > 1e-3       # and moves
+    assert loss_d[-10:].mean() < loss_d[:3].mean()          # D learns to tell reals from fakes
+    assert "r1" in steps[0]                                  # lazy R1 ran on the first step
+    state = ckpt.read_state(tmp_path)
+    assert state["cur_nimg"] == 120 and state["step"] == 30
+    assert all(f.stat().st_size <= MB16 for f in tmp_path.iterdir())
+    G = load_generator(tmp_path / "G_ema.safetensors")
+    img = G(torch.randn(2, G.z_dim))
+    assert img.shape == (2, 3, 16, 16) and torch.isfinite(img).all()
+    assert not torch.equal(G.w_avg, torch.zeros_like(G.w_avg))  # w_avg was tracked
+    with pytest.raises(InputError, match="already holds"):
+        run_to_end(tmp_path, images, total_kimg=0.2)
+
+
+def test_resume_continues_exactly_as_an_uninterrupted_run(tmp_path):
+    images = disc_images()
+    straight, chunked = tmp_path / "straight", tmp_path / "chunked"
+    run_to_end(straight, images, total_kimg=0.08, snap_kimg=0.04)
+    first = run_to_end(chunked, images, total_kimg=0.04, snap_kimg=0.04)
+    assert first[-1]["kimg"] == pytest.approx(0.04)
+    second = run_to_end(chunked, images, total_kimg=0.08, resume=True)
+    assert second[0]["message"] == "resumed" and second[0]["step"] == 10
+    assert second[-1]["step"] == 20
+    a, state_a = ckpt.load_checkpoint(straight)
+    b, state_b = ckpt.load_checkpoint(chunked)
+    assert set(a) == set(b)
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert different == []
+    assert state_a["cur_nimg"] == state_b["cur_nimg"] == 80
+    assert state_b["chunks"] == 1
+
+
+def test_time_budget_stops_with_a_checkpoint(tmp_path):
+    events = run_to_end(tmp_path, disc_images(), total_kimg=10, max_seconds=0)
+    assert events[-1].get("stopped") and events[-2].get("checkpoint")
+    assert ckpt.read_state(tmp_path)["step"] == 1
+
+
+def test_training_data_must_match_the_generator(tmp_path):
+    with pytest.raises(InputError, match="32 px"):
+        run_to_end(tmp_path, disc_images(size=32), total_kimg=0.01)
+
+
+# ---- CLI ---------------------------------------------------------------------------------------
+
+def test_train_gan_cli_runs_and_resumes(tmp_path, capsys):
+    from stylepaint.cli import main
+
+    data = tmp_path / "data.npy"
+    np.save(data, disc_images())
+    out = tmp_path / "run"
+    assert main(["train-gan", "--data", str(data), "--out", str(out), "--preset", "tiny", "--kimg", "0.02"]) == 0
+    assert ckpt.read_state(out)["cur_nimg"] == 20
+    assert main(["train-gan", "--data", str(data), "--out", str(out), "--resume", "--kimg", "0.04"]) == 0
+    assert ckpt.read_state(out)["cur_nimg"] == 40
+    assert json.loads((out / "config.json").read_text())["generator"]["img_resolution"] == 16
+    assert main(["train-gan", "--data", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "r2"),
+                 "--preset", "tiny"]) == 2
+    assert "missing.npy" in capsys.readouterr().err
+
+
+def test_copy_of_run_dir_resumes(tmp_path):
+    # a run folder carried to another machine (copied) resumes from its files alone
+    images = disc_images()
+    run_to_end(tmp_path / "a", images, total_kimg=0.02)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    events = run_to_end(tmp_path / "b", images, total_kimg=0.04, resume=True)
+    assert events[-1]["kimg"] == pytest.approx(0.04)
+
+
+# ---- evaluation ------------------------------------------------------------------------------
+
+def test_confidence_and_frequency_helpers():
+    from stylepaint.training.evaluate import confident_share, truth_frequencies, value_frequencies
+
+    probs = {"a": np.array([[0.95, 0.05], [0.5, 0.5], [0.05, 0.95]]),
+             "b": np.array([[0.99, 0.01], [0.99, 0.01], [0.2, 0.8]])}
+    share, per_group = confident_share(probs, 0.9)
+    assert share == pytest.approx(1 / 3) and per_group == {"a": pytest.approx(2 / 3), "b": pytest.approx(2 / 3)}
+    groups = {"a": ["x", "y"], "b": ["u", "v"]}
+    assert value_frequencies(probs, groups)["b"] == {"u": pytest.approx(2 / 3), "v": pytest.approx(1 / 3)}
+    records = [{"attributes": {"a": "y", "b": "u"}}] * 3 + [{"attributes": {"a": "x", "b": "u"}}]
+    assert truth_frequencies(records, groups) == {"a": {"x": 0.25, "y": 0.75}, "b": {"u": 1.0, "v": 0.0}}
+
+
+def test_evaluate_gan_reports_an_untrained_generator_as_far_from_the_renders():
+    from stylepaint.portraits.oracle import Oracle, OracleNet
+    from stylepaint.portraits.vocabulary import load_vocabulary
+    from stylepaint.training.evaluate import evaluate_gan, format_report
+
+    torch.manual_seed(0)
+    oracle = Oracle(OracleNet(load_vocabulary(), image_size=16, widths=(8, 16)))  # untrained, but real
+    G = Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=32).eval()
+    events = list(evaluate_gan(G, count=48, batch=16, oracle=oracle, workers=1, kid_subsets=10, kid_subset_size=32))
+    assert [e["done"] for e in events] == sorted(e["done"] for e in events)
+    report = events[-1]["report"]
+    assert 0.0 <= report["confident_share"] <= 1.0
+    for group, values in report["frequencies"].items():
+        assert sum(v["renderer"] for v in values.values()) == pytest.approx(1.0)
+        assert sum(v["generated"] for v in values.values()) == pytest.approx(1.0)
+    # random-weight generator images are far from portraits, beyond the renders-vs-renders noise
+    assert report["kernel_distance"]["mean"] > 3 * max(abs(report["kernel_floor"]["mean"]), report["kernel_floor"]["std"])
+    assert report["targets"]["kernel distance <= 3x floor"] is False
+    text = format_report(report)
+    assert "hair_color" in text and "floor" in text
