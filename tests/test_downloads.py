@@ -219,6 +219,21 @@ def test_precomputed_directions_come_along_and_go_with_the_model(server, tmp_pat
     assert {"tiny.pkl", "tiny.pkl.directions.npz"} <= removed
 
 
+def test_clip_weights_go_to_open_clips_cache_with_their_published_checksum(server, tmp_path):
+    data = json.loads(Path(load_catalogue().path).read_text())
+    data["generators"] = []
+    data["clip"] = [dict(data["clip"][0], urls=[server.url("/g.pkl")], sha256=SHA, approx_size_mb=None)]
+    (tmp_path / "cat.json").write_text(json.dumps(data))
+    store = ModelStore(load_catalogue(tmp_path / "cat.json"))
+    name = data["clip"][0]["name"]
+    assert store.path(name).parent == tmp_path / "home" / "cache" / "clip"  # open_clip's cache, redirected
+    with pytest.raises(DownloadError, match="not downloaded"):
+        store.clip_spec(name)
+    run(store.download(name, timeouts=FAST))
+    assert store.path(name).read_bytes() == DATA and store.status(name) == "installed"
+    assert store.clip_spec(name) == name
+
+
 def _catalogue(tmp_path, url, sha256=None, **extra):
     data = json.loads(Path(load_catalogue().path).read_text())
     data["generators"] = [dict(data["generators"][0], name="tiny", filename="tiny.pkl", urls=[url],

@@ -26,6 +26,14 @@ def models_dir() -> Path:
     return folder
 
 
+def clip_cache_dir() -> Path:
+    """open_clip's own cache for weights fetched by URL (``download_pretrained_from_url``), where
+    ``create_model(name, pretrained=tag)`` and the CLIP preflight look; under ``STYLEPAINT_HOME``
+    when that is set, so tests never write to the real home."""
+    home = os.environ.get("STYLEPAINT_HOME")
+    return Path(home) / "cache" / "clip" if home else Path("~/.cache/clip").expanduser()
+
+
 def manual_hint(entry: Entry, path: Path) -> str:
     return f"to install it by hand, download {entry.url} and save it as {path}"
 
@@ -33,13 +41,16 @@ def manual_hint(entry: Entry, path: Path) -> str:
 class ModelStore:
     """Catalogue entries joined with what is in the models folder."""
 
-    def __init__(self, catalogue: Catalogue | None = None, folder: str | os.PathLike | None = None):
+    def __init__(self, catalogue: Catalogue | None = None, folder: str | os.PathLike | None = None,
+                 clip_folder: str | os.PathLike | None = None):
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.folder = Path(folder) if folder else models_dir()
+        self.clip_folder = Path(clip_folder) if clip_folder else clip_cache_dir()
 
     def path(self, name: str) -> Path:
-        """Where the entry's file is, or will be once downloaded."""
-        return self.folder / self.catalogue.get(name).filename
+        """Where the entry's file is, or will be once downloaded (CLIP weights: open_clip's cache)."""
+        entry = self.catalogue.get(name)
+        return (self.clip_folder if entry.kind == "clip" else self.folder) / entry.filename
 
     def status(self, name: str) -> str:
         """``installed``, ``partial`` (an interrupted download) or ``available``."""
@@ -77,7 +88,7 @@ class ModelStore:
         Network failures name the URL and the manual alternative (the exact path to save to).
         """
         entry = self.catalogue.get(name)
-        path = self.folder / entry.filename
+        path = self.path(name)
         job = dl.download_file(entry.urls, path, sha256=entry.sha256, size=entry.size,
                                estimate=entry.expected_bytes, timeouts=timeouts, **kwargs)
         try:
@@ -131,11 +142,13 @@ class ModelStore:
             lock.release()  # the lock file stays: deleting it could let two lockers in at once
 
     def clip_spec(self, name: str) -> str:
-        """For an installed CLIP entry, the ``MODEL:FILE`` spec that loads it from disk."""
+        """For an installed CLIP entry, the spec to pass as ``--clip`` (its weights are then found
+        in open_clip's cache, so the spec is simply the catalogue name, ``MODEL:TAG``)."""
         entry = self.catalogue.get(name)
         if entry.kind != "clip":
             raise StylepaintError(f"'{name}' is a generator, not CLIP weights")
-        return f"{entry.model}:{self.require(name)}"
+        self.require(name)
+        return entry.name
 
     def rows(self) -> list[dict]:
         """Plain dicts for lists and dialogs (no objects from this package leak out)."""
@@ -150,7 +163,7 @@ class ModelStore:
                 "size_text": size_text(size, entry.approx_size_mb),
                 "licence": entry.licence.name, "licence_url": entry.licence.url,
                 "licence_notice": entry.licence.notice, "commercial_use": entry.licence.commercial_use,
-                "url": entry.url, "path": str(self.folder / entry.filename),
+                "url": entry.url, "path": str(self.path(entry.name)),
                 "neutral_prompt": entry.neutral_prompt, "clip": entry.clip,
                 "sha256": entry.sha256,
             })

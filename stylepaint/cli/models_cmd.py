@@ -67,7 +67,7 @@ def _list(args) -> int:
                       r["clip"] or "-", licence))
     _print_table(table)
     if clips:
-        print("\nCLIP weights")
+        print(f"\nCLIP weights (folder: {store.clip_folder}, open_clip's cache)")
         table = [("NAME", "SIZE", "STATUS", "LICENCE")]
         for r in clips:
             status = r["status"]
@@ -117,6 +117,8 @@ def _download(args) -> int:
         raise StylepaintError(f"the download of {args.name} did not finish")
     note = "already downloaded" if final["reused"] else "downloaded"
     print(f"{args.name}: {note}, sha256 {final['sha256']}", file=sys.stderr)
+    if entry.kind == "clip":
+        print(f"use it with --clip {store.clip_spec(args.name)}", file=sys.stderr)
     print(final["path"])
     return 0
 
