@@ -128,7 +128,18 @@ def open_url(url: str, headers: dict | None = None, timeouts: Timeouts | None = 
         exc.close()
         raise DownloadError(f"{url}: the server answered {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-        raise DownloadError(f"{url}: {describe_network_error(exc, url)}") from None
+        proxy = proxy_for(url)
+        via = f" through the proxy {proxy}" if proxy else ""
+        raise DownloadError(f"{url}: {describe_network_error(exc, proxy or url)}{via}") from None
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy urllib will use for ``url`` (from *_proxy / no_proxy), or None."""
+    parts = urllib.parse.urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
+        return None
+    return proxy
 
 
 def describe_network_error(exc: BaseException, url: str) -> str:
