@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,6 +76,20 @@ def test_cancel_keeps_a_partial_download(setup, qtbot):
     assert "cancelled" in dialog.status.text()
     assert _status(dialog, "tiny") == "partial" and dialog.download_button.text() == "Resume download"
     assert not store.path("tiny").exists()
+
+
+def test_offline_download_shows_the_url_and_where_to_put_the_file(setup, qtbot):
+    dialog, store, server = setup
+    server.httpd.shutdown()
+    server.httpd.server_close()  # the server is gone: connections are refused
+    dialog.accept_licence.setChecked(True)
+    start = time.perf_counter()
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: dialog._thread is None, timeout=5000)
+    assert time.perf_counter() - start < 2
+    text = dialog.status.text()
+    assert server.url("/tiny.pkl") in text and str(store.path("tiny")) in text
+    assert _status(dialog, "tiny") == "available" and dialog.download_button.isEnabled()
 
 
 def test_dialog_module_does_not_import_torch():

@@ -20,6 +20,9 @@ def register(subparsers) -> None:
     sub = parser.add_subparsers(dest="models_command", metavar="ACTION", required=True)
 
     p = sub.add_parser("list", help="what the catalogue offers and what is installed")
+    p.add_argument("--check-clip", action="store_true",
+                   help="also ask the CLIP preflight whether open_clip has the weights from elsewhere "
+                        "(e.g. the Hugging Face cache); slower: it loads open_clip")
     p.set_defaults(func=_list)
     p = sub.add_parser("download", help="download a model (resumes an interrupted download)")
     p.add_argument("name")
@@ -71,7 +74,7 @@ def _list(args) -> int:
         table = [("NAME", "SIZE", "STATUS", "LICENCE")]
         for r in clips:
             status = r["status"]
-            if status != "installed":
+            if status != "installed" and args.check_clip:
                 status = _clip_cache_status(r["name"]) or status
             table.append((r["name"], r["size_text"], status, r["licence"]))
         _print_table(table)
