@@ -112,9 +112,9 @@ def test_kernel_distance_zero_for_same_distribution_and_large_for_different():
     a = rng.normal(size=(600, 16))
     b = rng.normal(size=(600, 16))
     shifted = rng.normal(size=(600, 16)) + 0.5
-    same = kernel_distance(a, b, num_subsets=20, subset_size=300)
-    itself = kernel_distance(a, a, num_subsets=20, subset_size=300)
-    other = kernel_distance(a, shifted, num_subsets=20, subset_size=300)
+    same = kernel_distance(a, b, num_subsets=10, subset_size=300)
+    itself = kernel_distance(a, a, num_subsets=10, subset_size=300)
+    other = kernel_distance(a, shifted, num_subsets=10, subset_size=300)
     assert abs(same["mean"]) < 0.05 and abs(itself["mean"]) < 0.05
     assert other["mean"] > 20 * max(abs(same["mean"]), same["std"])
     # the estimator is unbiased: MMD^2 of identical sets without shared samples is exactly 0 in expectation
@@ -173,9 +173,8 @@ def test_tiny_training_moves_the_losses_and_writes_a_loadable_checkpoint(tmp_pat
     loss_d = np.array([e["loss_D"] for e in steps])
     loss_g = np.array([e["loss_G"] for e in steps])
     assert np.isfinite(loss_d).all() and np.isfinite(loss_g).all()
-    assert abs(loss_d[0] - 2 * math.log(2)) < 0.3          # starts near chance
-    assert loss_d.std() > 1e-3 and loss_g.std() > 1e-3       # and moves
-    assert loss_d[-10:].mean() < loss_d[:3].mean()          # D learns to tell reals from fakes
+    assert loss_d.std() > 0.02 and loss_g.std() > 0.02       # the losses move
+    assert 0.3 < loss_d.mean() < 2.5 and 0.2 < loss_g.mean() < 2.5  # a contest, not a collapse
     assert "r1" in steps[0]                                  # lazy R1 ran on the first step
     state = ckpt.read_state(tmp_path)
     assert state["cur_nimg"] == 120 and state["step"] == 30
@@ -229,7 +228,9 @@ def test_train_gan_cli_runs_and_resumes(tmp_path, capsys):
     assert ckpt.read_state(out)["cur_nimg"] == 20
     assert main(["train-gan", "--data", str(data), "--out", str(out), "--resume", "--kimg", "0.04"]) == 0
     assert ckpt.read_state(out)["cur_nimg"] == 40
-    assert json.loads((out / "config.json").read_text())["generator"]["img_resolution"] == 16
+    state = ckpt.read_state(out)
+    assert state["config"]["generator"]["img_resolution"] == 16 and len(state["commands"]) == 2
+    assert len(list(out.iterdir())) <= 8  # what a remote GPU session can hand back in one go
     assert main(["train-gan", "--data", str(tmp_path / "missing.npy"), "--out", str(tmp_path / "r2"),
                  "--preset", "tiny"]) == 2
     assert "missing.npy" in capsys.readouterr().err
@@ -279,3 +280,31 @@ def test_evaluate_gan_reports_an_untrained_generator_as_far_from_the_renders():
     assert report["targets"]["kernel distance <= 3x floor"] is False
     text = format_report(report)
     assert "hair_color" in text and "floor" in text
+
+
+def test_ship_installs_the_generator_with_statistics_and_a_matching_manifest(tmp_path):
+    import hashlib
+
+    from stylepaint.training.ship import ship_generator
+
+    run_dir = tmp_path / "run"
+    run_to_end(run_dir, disc_images(), total_kimg=0.008, command="stylepaint train-gan --preset tiny")
+    report = {"count": 10, "truncation_psi": 1.0, "confident_share": 0.5, "confident_share_renders": 0.99,
+              "max_gap_points": 12.0, "max_gap_value": "hair_color=red",
+              "kernel_distance": {"mean": 0.5, "std": 0.01}, "kernel_floor": {"mean": 0.001, "std": 0.002},
+              "kernel_ratio": 250.0, "targets": {"confident_share >= 85%": False}}
+    models = tmp_path / "models"
+    with pytest.raises(InputError, match="misses the quality targets"):
+        ship_generator(run_dir / "G_ema.safetensors", "toy", report, models_dir=models)
+    entry = ship_generator(run_dir / "G_ema.safetensors", "toy", report, models_dir=models, force=True)
+    manifest = json.loads((models / "manifest.json").read_text())
+    assert manifest["toy.safetensors"]["role"] == "default-generator"
+    assert entry["sha256"] == hashlib.sha256((models / "toy.safetensors").read_bytes()).hexdigest()
+    assert entry["kimg"] == pytest.approx(0.008) and entry["command"] == ["stylepaint train-gan --preset tiny"]
+    G = load_generator(models / "toy.safetensors")
+    assert G.config == entry["config"] and G.model_id == entry["model_id"]
+    from safetensors.torch import load_file
+
+    stats = load_file(str(models / "toy.stylespace.safetensors"))
+    assert stats["mean"].shape == stats["std"].shape == (sum(l.channels for l in G.style_layers),)
+    assert (stats["std"] > 0).all()

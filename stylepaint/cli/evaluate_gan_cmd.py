@@ -19,6 +19,10 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     p.add_argument("--oracle", default=None, help="oracle file (default: the shipped one)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the full report as JSON")
+    p.add_argument("--ship", default=None, metavar="NAME",
+                   help="if every target passes, install MODEL as the embedded default resources/models/NAME.safetensors "
+                        "(with StyleSpace statistics and a manifest entry)")
+    p.add_argument("--force", action="store_true", help="with --ship: install even if targets fail")
     p.set_defaults(func=run)
 
 
@@ -51,4 +55,12 @@ def run(args) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)
+    if args.ship:
+        from stylepaint.training.ship import ship_generator
+
+        if args.model is None:
+            raise InputError("--ship needs a MODEL file (the embedded default is already shipped)")
+        entry = ship_generator(args.model, args.ship, report, force=args.force)
+        print(f"shipped {args.ship}.safetensors (sha256 {entry['sha256'][:12]}..., {entry['kimg']} kimg) "
+              "as the embedded default")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shlex
+
 PRESET_NAMES = ("tiny", "default")
 
 
@@ -29,6 +31,20 @@ def register(sub) -> None:
                    help="mixed precision on CUDA (auto: bf16 where supported); CPU always runs fp32")
     p.add_argument("--workers", type=int, default=None, help="processes for render:N (default: all cores)")
     p.set_defaults(func=run)
+
+
+def command_line(args) -> str:
+    """The command as it was given (options that were set), for the run's record."""
+    words = ["stylepaint", "train-gan"]
+    for key, value in vars(args).items():
+        if key in ("func", "command") or value is None or value is False:
+            continue
+        if key == "preset" and args.resume:
+            continue
+        words.append(f"--{key.replace('_', '-')}")
+        if value is not True:
+            words.append(shlex.quote(str(value)))
+    return " ".join(words)
 
 
 def run(args) -> int:
@@ -60,7 +76,7 @@ def run(args) -> int:
     job = train(args.out, images, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
                 max_seconds=None if args.minutes is None else args.minutes * 60, device=args.device,
                 precision=args.precision, batch=args.batch, r1_gamma=args.gamma, g_lr=lr, d_lr=lr,
-                snap_kimg=args.snap, seed=args.seed)
+                snap_kimg=args.snap, seed=args.seed, command=command_line(args))
     bar = None
     last = {}
     try:

@@ -118,6 +118,7 @@ class _Run:
         self.scaler_D = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
         self.latents = torch.Generator().manual_seed(int(t["seed"]))   # z, crossover, mixing draws
         self.cur_nimg, self.step, self.chunks = 0, 0, 0
+        self.commands: list[str] = []
         self.pl_mean = torch.zeros([], device=device)
 
     def autocast(self):
@@ -148,6 +149,7 @@ class _Run:
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         tensors["pl_mean"] = self.pl_mean.reshape(1)
         state = dict(config=self.config, cur_nimg=self.cur_nimg, step=self.step, chunks=self.chunks,
+                     commands=self.commands,
                      optimizers={"opt_G": meta_g, "opt_D": meta_d},
                      scalers={"G": self.scaler_G.state_dict(), "D": self.scaler_D.state_dict()},
                      precision=self.precision, device=str(self.device))
@@ -168,6 +170,7 @@ class _Run:
             self.scaler_G.load_state_dict(state["scalers"]["G"])
             self.scaler_D.load_state_dict(state["scalers"]["D"])
         self.cur_nimg, self.step, self.chunks = int(state["cur_nimg"]), int(state["step"]), int(state.get("chunks", 0))
+        self.commands = list(state.get("commands", []))
 
     # ---- one minibatch ------------------------------------------------------------------------
     def train_step(self, real: torch.Tensor) -> dict:
@@ -315,6 +318,7 @@ def train(
     report_every: int = 10,              # yield progress every this many steps
     max_shard_bytes: int = ckpt.MAX_SHARD_BYTES,
     samples: bool = True,                # write samples.png at each checkpoint
+    command: str | None = None,          # the command line, recorded in the checkpoint
     **overrides,                         # training hyper-parameters (batch, g_lr, r1_gamma, snap_kimg, seed...)
 ) -> Iterator[dict]:
     """Train (or continue training) a StyleGAN2 on ``images``; yields progress dicts.
@@ -353,7 +357,8 @@ def train(
         raise InputError(f"training images are {data.resolution} px but the generator makes "
                          f"{config['generator']['img_resolution']} px")
     run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / "config.json").write_text(json.dumps(config, indent=1))
+    if command:
+        run.commands.append(command)
 
     total_nimg = int(t["total_kimg"] * 1000)
     snap_nimg = max(int(t["snap_kimg"] * 1000), 1)
