@@ -156,10 +156,11 @@ def invert(
             opt.zero_grad(set_to_none=True)
             total_loss.backward()
             opt.step()
-            losses.append(float(rec.detach()))
+            value = float(rec.detach())
+            losses.append(value)
             done += 1
-            msg = {"done": done, "total": total, "stage": stage, "loss": float(rec),
-                   "message": f"{stage.upper()} step {i + 1}/{steps}: loss {float(rec):.4f}"}
+            msg = {"done": done, "total": total, "stage": stage, "loss": value,
+                   "message": f"{stage.upper()} step {i + 1}/{steps}: loss {value:.4f}"}
             if preview_every and (i % preview_every == 0 or i == steps - 1):
                 msg["preview"] = to_uint8(img)
             yield msg
@@ -181,10 +182,11 @@ def invert(
             opt.zero_grad(set_to_none=True)
             rec.backward()
             opt.step()
-            losses.append(float(rec.detach()))
+            value = float(rec.detach())
+            losses.append(value)
             done += 1
-            msg = {"done": done, "total": total, "stage": "pti", "loss": float(rec),
-                   "message": f"pivotal tuning step {i + 1}/{pti_steps}: loss {float(rec):.4f}"}
+            msg = {"done": done, "total": total, "stage": "pti", "loss": value,
+                   "message": f"pivotal tuning step {i + 1}/{pti_steps}: loss {value:.4f}"}
             if preview_every and (i % preview_every == 0 or i == pti_steps - 1):
                 msg["preview"] = to_uint8(img)
             yield msg

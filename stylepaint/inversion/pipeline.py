@@ -1,0 +1,270 @@
+"""Photo in, photo out: the steps of photo editing put together for the CLI and the GUI.
+
+    job = invert_photo("me.jpg", model=None)          # progress generator (GUI: run in the worker)
+    for msg in job: ...                                # {"done", "total", "stage", "message", "preview"?}
+    inv = msg["result"]                                # PhotoInversion: ws, crop, alignment, photo
+    out = edit_photo("me.jpg", None, [EditStep("curly hair", alpha=4)])   # EditedPhoto, full size
+    save_image(out.image, "edited.png")
+
+``invert_photo`` finds and aligns the face (the largest, or ``face_index``), then inverts the
+crop; ``paste_edit`` renders the edits on the found latent through the one render entry point
+and pastes the crop back into the full-resolution photo.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from stylepaint.errors import InputError, StylepaintError
+from stylepaint.inversion import faces as faces_mod
+from stylepaint.inversion.alignment import AlignedFace, Alignment, AlignSpec, align_face, spec_by_name, spec_for_model
+from stylepaint.inversion.imageio import Photo, load_photo
+from stylepaint.inversion.invert import Inversion, invert, run
+from stylepaint.inversion.pasteback import paste_back
+
+#: Detection runs on a copy no larger than this (the full photo is kept for paste-back).
+DETECTION_SIDE = 1024
+#: Steps of W and W+ optimisation by default (about 20 s for 256 px on two CPU cores).
+DEFAULT_STEPS = (100, 100)
+
+
+@dataclass
+class FoundFace:
+    """The result of finding and aligning: every face, the chosen one, and its aligned crop."""
+
+    photo: Photo
+    faces: list
+    index: int
+    aligned: AlignedFace
+
+
+@dataclass
+class PhotoInversion:
+    """A photo's face inverted into a generator: everything needed to edit and paste back."""
+
+    photo: Photo
+    found: FoundFace
+    inversion: Inversion
+    model: str | None
+    model_id: str
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def ws(self) -> np.ndarray:
+        return self.inversion.ws
+
+    @property
+    def alignment(self) -> Alignment:
+        return self.found.aligned.alignment
+
+    @property
+    def crop(self) -> np.ndarray:
+        return self.found.aligned.crop
+
+    def save(self, path) -> Path:
+        """Write the latent and how to put it back into the photo (``.npz``)."""
+        import json
+
+        path = Path(path)
+        meta = {
+            "photo": self.photo.name,
+            "photo_size": list(self.photo.size),
+            "model": self.model,
+            "model_id": self.model_id,
+            "face": self.found.aligned.face.to_dict(),
+            "face_index": self.found.index,
+            "faces_found": len(self.found.faces),
+            "alignment": self.alignment.to_dict(),
+            "psnr": self.inversion.psnr,
+            "loss": self.inversion.loss,
+            "seconds": self.inversion.seconds,
+        }
+        try:
+            with open(path, "wb") as fh:
+                np.savez_compressed(fh, ws=self.ws, crop=self.crop, reconstruction=self.inversion.image,
+                                    matrix=self.alignment.matrix, meta=np.array(json.dumps(meta)))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot write the latent file ({exc.strerror or exc}).") from None
+        return path
+
+
+def load_latent(path) -> dict:
+    """Read a file written by ``PhotoInversion.save``: ``ws``, ``alignment`` (Alignment) and ``meta``."""
+    import json
+
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"]))
+            return {"ws": data["ws"], "crop": data["crop"], "reconstruction": data["reconstruction"],
+                    "alignment": Alignment.from_dict(meta["alignment"]), "meta": meta}
+    except (OSError, KeyError, ValueError) as exc:
+        raise InputError(f"{path}: not a stylepaint latent file ({exc}).") from None
+
+
+def find_face(photo, *, spec: AlignSpec, size: int, face_index: int | None = None, domain: str | None = None) -> FoundFace:
+    """Load (if needed), detect on a downscaled copy, pick a face and align it on the full photo."""
+    photo = load_photo(photo)
+    view, scale = photo.detection_view(DETECTION_SIDE)
+    domains = [domain] if domain else (["portrait", "photo"] if spec.domain == "portrait" else ["photo", "portrait"])
+    found: list = []
+    for dom in domains:
+        found = faces_mod.find_faces(view, dom)
+        if found:
+            break
+    found = [f.scaled(1.0 / scale) for f in found]
+    face = faces_mod.pick_face(found, face_index, photo.name)
+    index = found.index(face)
+    return FoundFace(photo, found, index, align_face(photo.pixels, face, spec, size))
+
+
+def invert_photo(
+    photo,
+    generator=None,
+    *,
+    model=None,
+    device="cpu",
+    face_index: int | None = None,
+    align: str | AlignSpec | None = None,
+    loss="auto",
+    steps: tuple[int, int] = DEFAULT_STEPS,
+    pti_steps: int = 0,
+    preview_every: int = 10,
+    init_ws: np.ndarray | None = None,
+    seed: int = 0,
+) -> Iterator[dict]:
+    """Progress generator: find and align the face, then invert it. Last message holds ``"result"``.
+
+    ``generator`` is a loaded generator (else ``model``, a checkpoint path or None for the embedded
+    default, is loaded). ``align`` is "ffhq", "portrait" or an ``AlignSpec`` (default: by model).
+    Messages are ``{"done", "total", "stage", "message"}`` plus ``"preview"`` (uint8 image) every
+    ``preview_every`` steps and ``"crop"`` once the face is aligned. Close the generator to cancel.
+    """
+    yield {"done": 0, "total": 1, "stage": "load", "message": "loading"}
+    if generator is None:
+        from stylepaint.engine.checkpoints import load_generator
+
+        generator = load_generator(model, device)
+    G = generator
+    if model is None:
+        model = getattr(G, "source_path", None)
+    if isinstance(align, AlignSpec):
+        spec = align
+    elif align:
+        spec = spec_by_name(align)
+    else:
+        spec = spec_for_model(model)
+    found = find_face(photo, spec=spec, size=G.img_resolution, face_index=face_index)
+    n = len(found.faces)
+    yield {"done": 0, "total": 1, "stage": "align", "crop": found.aligned.crop,
+           "message": f"found {n} face{'s' if n != 1 else ''}; using face {found.index} "
+                      f"({found.aligned.face.eye_distance:.0f} px between the eyes)"}
+    from stylepaint.inversion.losses import make_loss
+
+    loss_fn = make_loss(loss, spec.domain, G.device) if isinstance(loss, str) else loss
+    job = invert(G, found.aligned.crop, steps_w=steps[0], steps_wplus=steps[1], loss=loss_fn,
+                 pti_steps=pti_steps, preview_every=preview_every, init_ws=init_ws, seed=seed)
+    try:
+        for msg in job:
+            if "result" in msg:
+                result = PhotoInversion(found.photo, found, msg["result"], None if model is None else str(model),
+                                        getattr(G, "model_id", ""), {"loss": getattr(loss_fn, "name", "pixel")})
+                yield dict(msg, result=result)
+            else:
+                yield msg
+    finally:
+        job.close()
+
+
+@dataclass
+class EditedPhoto:
+    """An edited photo: the full-size result, the edited crop, and the inversion it came from."""
+
+    image: np.ndarray  # uint8 [H, W, 3], the photo's own size
+    crop: np.ndarray  # uint8 [R, R, 3], the edited aligned face
+    inversion: PhotoInversion
+
+
+def _model_for_render(inv: PhotoInversion):
+    """The model path to render with: the PTI-tuned copy (saved to the cache) when there is one."""
+    if inv.inversion.generator is None:
+        return inv.model
+    from stylepaint.engine.checkpoints import save_generator
+    from stylepaint.paths import user_cache_dir
+
+    folder = user_cache_dir() / "pti"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{inv.model_id}-{abs(hash(inv.ws.tobytes())) % 10**12}.safetensors"
+    if not path.exists():
+        save_generator(inv.inversion.generator, path)
+    return str(path)
+
+
+def paste_edit(inv: PhotoInversion, steps: Sequence = (), *, renderer=None, device="cpu", clip=None,
+               mode: str = "replace") -> EditedPhoto:
+    """Render ``steps`` on the inverted latent and paste the crop back into the full photo.
+
+    ``mode`` "replace" pastes the edited face itself; "difference" adds only what the edit changed
+    (edited minus unedited render) to the photo's own face, which keeps the photo's detail where a
+    generator reconstructs it poorly.
+    """
+    from stylepaint.engine.render import Renderer
+
+    if mode not in ("replace", "difference"):
+        raise InputError(f"unknown paste mode {mode!r}; use replace or difference.")
+    renderer = renderer or Renderer()
+    model = _model_for_render(inv)
+    edits = [s.to_dict() if hasattr(s, "to_dict") else dict(s) for s in steps]
+    res = renderer.render(model=model, device=device, ws=inv.ws, edits=edits, clip=clip)
+    if res["error"]:
+        raise StylepaintError(res["error"])
+    edited = res["image"]
+    if mode == "difference":
+        plain = renderer.render(model=model, device=device, ws=inv.ws)
+        if plain["error"]:
+            raise StylepaintError(plain["error"])
+        import cv2
+
+        size = inv.alignment.size
+        own = inv.crop.astype(np.float32)
+        delta = edited.astype(np.float32) - plain["image"].astype(np.float32)
+        if delta.shape[0] != size:
+            delta = cv2.resize(delta, (size, size), interpolation=cv2.INTER_LINEAR)
+        edited = np.clip(np.rint(own + delta), 0, 255).astype(np.uint8)
+    image = paste_back(inv.photo.pixels, edited, inv.alignment)
+    return EditedPhoto(image, edited, inv)
+
+
+def edit_photo(
+    photo,
+    model,
+    steps: Sequence = (),
+    *,
+    renderer=None,
+    device="cpu",
+    clip=None,
+    mode: str = "replace",
+    inversion: PhotoInversion | None = None,
+    on_progress=None,
+    **invert_options,
+) -> EditedPhoto:
+    """Edit a photo end to end: invert its face into ``model`` (unless ``inversion`` is given),
+    apply ``steps`` (``EditStep``s or their dicts) and return the full-size edited photo.
+
+    ``model`` is a checkpoint path, None for the embedded default, or a loaded generator.
+    ``invert_options`` go to ``invert_photo`` (face_index, align, loss, steps, pti_steps, ...);
+    ``on_progress(msg)`` sees its progress messages.
+    """
+    from stylepaint.engine.render import Renderer
+
+    renderer = renderer or Renderer()
+    if inversion is None:
+        if hasattr(model, "synthesis"):
+            G, path = model, getattr(model, "source_path", None)
+        else:
+            G, path = renderer.generator(model, device), model
+        inversion = run(invert_photo(photo, G, model=path, device=device, **invert_options), on_progress)
+    return paste_edit(inversion, steps, renderer=renderer, device=device, clip=clip, mode=mode)
