@@ -57,7 +57,8 @@ def load_photo(source, name: str | None = None) -> Photo:
     if isinstance(source, Photo):
         return source
     if isinstance(source, np.ndarray):
-        return Photo(to_rgb8(source, name or "array"), name or "array")
+        label = name or "array"
+        return Photo(_check_size(to_rgb8(source, label), label), label)
     if isinstance(source, Image.Image):
         label = name or "image"
         return _from_pil(source, label)
@@ -116,10 +117,14 @@ def _from_pil(img: Image.Image, label: str) -> Photo:
         pixels = _pil_to_rgb8(img)
     except (OSError, ValueError) as exc:
         raise InputError(f"{label}: cannot convert the {mode} image to RGB ({exc}).") from None
-    w, h = pixels.shape[1], pixels.shape[0]
+    return Photo(_check_size(pixels, label), label, orientation, mode)
+
+
+def _check_size(pixels: np.ndarray, label: str) -> np.ndarray:
+    h, w = pixels.shape[:2]
     if min(w, h) < MIN_SIDE:
         raise InputError(f"{label}: {w}x{h} pixels is too small to hold a face.")
-    return Photo(pixels, label, orientation, mode)
+    return pixels
 
 
 def _pil_to_rgb8(img: Image.Image) -> np.ndarray:

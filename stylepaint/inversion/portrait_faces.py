@@ -22,7 +22,9 @@ from stylepaint.inversion.faces import Detector, Face, _face_from_points, _grey,
 
 #: Iris radius over eye distance in the renders (0.025 / 0.22), and how far a pair may stray.
 IRIS_RATIO = 0.114
-RATIO_RANGE = (0.07, 0.20)
+RATIO_RANGE = (0.07, 0.35)
+#: Lens radius over eye distance for glasses and sunglasses (dark lenses are blobs too).
+LENS_RATIO = 0.26
 #: The eye pair spans at least this fraction of the image's shorter side, at most the upper one.
 DISTANCE_RANGE = (0.06, 0.6)
 #: Largest |roll| of the eye line accepted, degrees.
@@ -34,13 +36,13 @@ class PortraitDetector(Detector):
 
     name = "portrait"
 
-    def __init__(self, min_response: float = 8.0, work_side: int = 320, verify: int = 200, refine: int = 8,
-                 min_template_fit: float = 0.3):
+    def __init__(self, min_response: float = 8.0, work_side: int = 320, verify: int = 300, refine: int = 16,
+                 min_fit: float = 0.5):
         self.min_response = min_response
         self.work_side = work_side
         self.verify = verify
         self.refine = refine
-        self.min_template_fit = min_template_fit
+        self.min_fit = min_fit
 
     def detect(self, rgb: np.ndarray) -> list[Face]:
         import cv2
@@ -54,7 +56,7 @@ class PortraitDetector(Detector):
         sat = (small.max(axis=2).astype(np.float32) - small.min(axis=2).astype(np.float32))
         side = min(grey.shape)
         d_lo, d_hi = DISTANCE_RANGE[0] * side, DISTANCE_RANGE[1] * side
-        radii = np.geomspace(max(1.5, IRIS_RATIO * d_lo), IRIS_RATIO * d_hi, 12)
+        radii = np.geomspace(max(1.5, IRIS_RATIO * d_lo), LENS_RATIO * d_hi, 16)
         sharp = cv2.GaussianBlur(grey, (0, 0), 1.0)
         pairs = []
         for r in radii:
@@ -75,7 +77,8 @@ class PortraitDetector(Detector):
                     sclera = _sclera_evidence(sharp, sat, (xa, ya), (xb, yb), r)
                     balance = min(va, vb) / max(va, vb)
                     fit = math.exp(-((math.log(r / d / IRIS_RATIO)) ** 2) / 0.5)
-                    score = min(va, vb) * (0.5 + 0.5 * balance) * fit * (0.05 + sclera**4)
+                    lens = math.exp(-((math.log(r / d / LENS_RATIO)) ** 2) / 0.3)
+                    score = min(va, vb) * (0.5 + 0.5 * balance) * max(fit * (0.05 + sclera**4), 0.5 * lens)
                     score *= _bridge_evidence(sharp, sat, (xa, ya), (xb, yb))
                     if score > 0:
                         pairs.append((score, (xa, ya), (xb, yb), r, d))
@@ -84,22 +87,29 @@ class PortraitDetector(Detector):
         pairs.sort(key=lambda p: -p[0])
         template = _template()
         ranked = sorted(pairs[: self.verify], key=lambda p: -_template_fit(grey, p[1], p[2], template))
+        distinct: list = []
+        for p in ranked:  # many pairs differ by a pixel: refine distinct hypotheses only
+            if all(math.dist(p[1], q[1]) > 0.15 * p[4] or math.dist(p[2], q[2]) > 0.15 * p[4] for q in distinct):
+                distinct.append(p)
+            if len(distinct) >= self.refine:
+                break
         best, best_fit = None, -2.0
-        for score, a, b, r, d in ranked[: self.refine]:
+        for score, a, b, r, d in distinct:
             a = ((a[0] + 0.5) / k, (a[1] + 0.5) / k)
             b = ((b[0] + 0.5) / k, (b[1] + 0.5) / k)
             for _ in range(3):
-                a, b = _refine_eyes(grey_full, a, b)
-            fit = _template_fit(grey, (a[0] * k - 0.5, a[1] * k - 0.5), (b[0] * k - 0.5, b[1] * k - 0.5), template)
+                a, b, eye_fit = _refine_eyes(grey_full, a, b)
+            face_fit = _template_fit(grey, (a[0] * k - 0.5, a[1] * k - 0.5), (b[0] * k - 0.5, b[1] * k - 0.5), template)
+            fit = eye_fit + 0.5 * face_fit
             if fit > best_fit:
                 best, best_fit = (a, b, r), fit
-        if best is None or best_fit < self.min_template_fit:
+        if best is None or best_fit < self.min_fit:
             return []
         a, b, r = best
         eyes = [a, b]
         face = _face_from_points(eyes[0], eyes[1], None, best_fit, self.name)
         face.extra["iris_radius"] = r / k
-        face.extra["template_fit"] = best_fit
+        face.extra["fit"] = best_fit
         return [face]
 
 
@@ -135,7 +145,16 @@ def _template() -> np.ndarray:
         img = render(rec, 96)
         small = cv2.resize(_grey(img), (TEMPLATE_SIZE, TEMPLATE_SIZE), interpolation=cv2.INTER_AREA)
         acc += _normalise(_edges(small.astype(np.float32)))
-    return _normalise(acc)
+    return _normalise(acc * _face_window())
+
+
+@functools.lru_cache(maxsize=1)
+def _face_window() -> np.ndarray:
+    """Soft ellipse over the inner face in the canonical frame: hair, body and background vary too much."""
+    c = (np.arange(TEMPLATE_SIZE) + 0.5) / TEMPLATE_SIZE
+    x = (c[None, :] - 0.5) / 0.24
+    y = (c[:, None] - 0.52) / 0.24
+    return np.clip(1.5 - np.sqrt(x * x + y * y), 0.0, 1.0)
 
 
 def _edges(grey: np.ndarray) -> np.ndarray:
@@ -170,7 +189,7 @@ def _template_fit(grey: np.ndarray, a, b, template: np.ndarray) -> float:
         m = m.copy()
         m[:, :2] /= k
     warped = cv2.warpAffine(grey, m, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    return float((_normalise(_edges(warped)) * template).sum())
+    return float((_normalise(_edges(warped) * _face_window()) * template).sum())
 
 
 #: Side of the canonical crop the eyes are refined in, and the iris's drop below the eye centre.
@@ -187,7 +206,8 @@ def _canonical_eyes(size: float) -> np.ndarray:
 
 def _refine_eyes(grey: np.ndarray, a, b):
     """Better eye centres (photo pixels, continuous) from rough ones: warp to the canonical frame,
-    find each eye where the mean eye patch correlates best near its canonical place, map back."""
+    find each eye where the mean eye patch correlates best near its canonical place, map back.
+    Also returns the weaker of the two eyes' correlation peaks (how eye-like the pair is)."""
     import cv2
 
     size = REFINE_SIZE
@@ -204,23 +224,27 @@ def _refine_eyes(grey: np.ndarray, a, b):
     shift = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]]) @ np.vstack([mm, [0, 0, 1]]) @ np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
     canon = cv2.warpAffine(src.astype(np.float32), shift[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     inv = cv2.invertAffineTransform(m)
-    out = []
-    for (ex, ey), patch in zip(dst, _eye_templates()):
-        ph, pw = patch.shape
-        reach = int(round(0.045 * size))
-        x0, y0 = int(round(ex - pw / 2)) - reach, int(round(ey - ph / 2)) - reach
-        window = canon[max(0, y0) : y0 + ph + 2 * reach, max(0, x0) : x0 + pw + 2 * reach]
-        if y0 < 0 or x0 < 0 or window.shape[0] < ph + 2 or window.shape[1] < pw + 2:
-            px, py = ex, ey
-        else:
+    out, peaks = [], []
+    for side, (ex, ey) in enumerate(dst):
+        best = None
+        for templates in _eye_templates():
+            patch = templates[side]
+            ph, pw = patch.shape
+            reach = int(round(0.045 * size))
+            x0, y0 = int(round(ex - pw / 2)) - reach, int(round(ey - ph / 2)) - reach
+            window = canon[max(0, y0) : y0 + ph + 2 * reach, max(0, x0) : x0 + pw + 2 * reach]
+            if y0 < 0 or x0 < 0 or window.shape[0] < ph + 2 or window.shape[1] < pw + 2:
+                continue
             score = cv2.matchTemplate(window, patch, cv2.TM_CCOEFF_NORMED)
             iy, ix = np.unravel_index(int(np.argmax(score)), score.shape)
-            dx, dy = _subpixel(score, ix, iy)
-            # the template's centre sits on the canonical eye; where it fits best is the eye
-            px = x0 + ix + dx + pw / 2
-            py = y0 + iy + dy + ph / 2
+            if best is None or score[iy, ix] > best[0]:
+                dx, dy = _subpixel(score, ix, iy)
+                # the template's centre sits on the canonical eye; where it fits best is the eye
+                best = (float(score[iy, ix]), x0 + ix + dx + pw / 2, y0 + iy + dy + ph / 2)
+        peak, px, py = best if best else (0.0, ex, ey)
+        peaks.append(peak)
         out.append((inv[0, 0] * px + inv[0, 1] * py + inv[0, 2], inv[1, 0] * px + inv[1, 1] * py + inv[1, 2]))
-    return out[0], out[1]
+    return out[0], out[1], min(peaks)
 
 
 def _subpixel(score: np.ndarray, ix: int, iy: int) -> tuple[float, float]:
@@ -236,24 +260,33 @@ def _subpixel(score: np.ndarray, ix: int, iy: int) -> tuple[float, float]:
     return dx, dy
 
 
+#: Eyewear kinds the eye templates are made for (mean eye patches differ a lot between them).
+EYEWEAR = ("none", "glasses", "sunglasses")
+
+
 @functools.lru_cache(maxsize=1)
-def _eye_templates() -> tuple[np.ndarray, np.ndarray]:
-    """Mean grey patches of the image-left and image-right eye in the canonical frame (REFINE_SIZE)."""
+def _eye_templates() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """Per eyewear kind: mean grey patches of the image-left and image-right eye, canonical frame."""
     from stylepaint.portraits.renderer import render, sample_portrait
 
     size = REFINE_SIZE
-    acc = np.zeros((size, size), np.float64)
-    for seed in range(24):
-        rec = sample_portrait(20_000 + seed)
-        rec["nuisances"].update(tilt=0.0, shift_x=0.0, shift_y=0.0)
-        acc += _grey(render(rec, size)).astype(np.float64)
-    acc /= 24
     pw, ph = int(round(0.15 * size)) | 1, int(round(0.1 * size)) | 1
-    patches = []
-    for ex, ey in _canonical_eyes(size):
-        x0, y0 = int(round(ex - pw / 2)), int(round(ey - ph / 2))
-        patches.append(np.ascontiguousarray(acc[y0 : y0 + ph, x0 : x0 + pw], dtype=np.float32))
-    return patches[0], patches[1]
+    out = []
+    for kind in EYEWEAR:
+        acc = np.zeros((size, size), np.float64)
+        n = 12
+        for seed in range(n):
+            rec = sample_portrait(20_000 + seed)
+            rec["nuisances"].update(tilt=0.0, shift_x=0.0, shift_y=0.0)
+            rec["attributes"]["eyewear"] = kind
+            acc += _grey(render(rec, size)).astype(np.float64)
+        acc /= n
+        patches = []
+        for ex, ey in _canonical_eyes(size):
+            x0, y0 = int(round(ex - pw / 2)), int(round(ey - ph / 2))
+            patches.append(np.ascontiguousarray(acc[y0 : y0 + ph, x0 : x0 + pw], dtype=np.float32))
+        out.append((patches[0], patches[1]))
+    return tuple(out)
 
 
 def similarity_from_pairs(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
