@@ -308,3 +308,19 @@ def test_ship_installs_the_generator_with_statistics_and_a_matching_manifest(tmp
     stats = load_file(str(models / "toy.stylespace.safetensors"))
     assert stats["mean"].shape == stats["std"].shape == (sum(l.channels for l in G.style_layers),)
     assert (stats["std"] > 0).all()
+
+
+def test_sample_sheet_and_truncation_strip_shapes_and_psi_zero_column():
+    from stylepaint.training.sheets import sample_sheet, truncation_strip
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=32).eval()
+    G.mapping.w_avg.normal_()
+    assert sample_sheet(G).shape == (128, 128, 3)
+    strip = truncation_strip(G, seeds=range(3), psis=(1.0, 0.5, 0.0))
+    assert strip.shape == (48, 48, 3)
+    # psi 0 is the average face for every seed; psi 1 differs between seeds
+    last = [strip[r * 16:(r + 1) * 16, 32:48] for r in range(3)]
+    first = [strip[r * 16:(r + 1) * 16, 0:16] for r in range(3)]
+    assert all(np.array_equal(last[0], t) for t in last[1:])
+    assert not np.array_equal(first[0], first[1])

@@ -19,6 +19,9 @@ def register(sub) -> None:
     p.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     p.add_argument("--oracle", default=None, help="oracle file (default: the shipped one)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the full report as JSON")
+    p.add_argument("--sheet", default=None, metavar="PNG", help="also write an 8x8 sample sheet (seeds 0-63, psi 1)")
+    p.add_argument("--strip", default=None, metavar="PNG",
+                   help="also write a truncation strip (seeds 0-3, psi 1.0 ... 0.0)")
     p.add_argument("--ship", default=None, metavar="NAME",
                    help="if every target passes, install MODEL as the embedded default resources/models/NAME.safetensors "
                         "(with StyleSpace statistics and a manifest entry)")
@@ -55,6 +58,17 @@ def run(args) -> int:
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(report, fh, indent=1)
+    if args.sheet or args.strip:
+        from PIL import Image
+
+        from stylepaint.engine.checkpoints import load_generator
+        from stylepaint.training.sheets import sample_sheet, truncation_strip
+
+        G = load_generator(args.model, device=args.device)
+        for path, make in ((args.sheet, sample_sheet), (args.strip, truncation_strip)):
+            if path:
+                Image.fromarray(make(G)).save(path)
+                print(f"wrote {path}")
     if args.ship:
         from stylepaint.training.ship import ship_generator
 

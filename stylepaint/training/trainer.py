@@ -48,9 +48,9 @@ from stylepaint.training.losses import (
     r1_loss,
 )
 from stylepaint.training.presets import get_preset
+from stylepaint.training.sheets import sample_sheet
 
 W_AVG_BETA = 0.995          # w_avg tracking, as in StyleGAN2
-SAMPLE_SEEDS = range(64)    # the fixed latents of samples.png
 
 
 def resolve_device(device: str) -> torch.device:
@@ -276,24 +276,6 @@ def build_config(preset: str | dict = "default", **overrides) -> dict:
     return config
 
 
-@torch.no_grad()
-def sample_grid(G: Generator, seeds=SAMPLE_SEEDS, truncation_psi: float = 1.0, columns: int = 8) -> np.ndarray:
-    """uint8 [rows*R, columns*R, 3] grid of G's images for fixed seeds (z drawn per seed)."""
-    device = next(G.parameters()).device
-    z = torch.stack([torch.from_numpy(np.random.RandomState(s).randn(G.z_dim)).float() for s in seeds]).to(device)
-    images = []
-    for part in z.split(16):
-        img = G(part, truncation_psi=truncation_psi, noise_mode="const")
-        images.append(((img.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8).cpu())
-    img = torch.cat(images).permute(0, 2, 3, 1).numpy()
-    n, r = len(img), img.shape[1]
-    rows = math.ceil(n / columns)
-    grid = np.zeros((rows * r, columns * r, 3), np.uint8)
-    for i, tile in enumerate(img):
-        grid[(i // columns) * r:(i // columns + 1) * r, (i % columns) * r:(i % columns + 1) * r] = tile
-    return grid
-
-
 def _write_outputs(run: _Run, run_dir: Path, max_shard_bytes: int, samples: bool) -> Path:
     tensors, state = run.tensors_and_state()
     path = ckpt.save_checkpoint(run_dir, tensors, state, max_shard_bytes=max_shard_bytes)
@@ -302,7 +284,7 @@ def _write_outputs(run: _Run, run_dir: Path, max_shard_bytes: int, samples: bool
     if samples:
         from PIL import Image
 
-        Image.fromarray(sample_grid(G_ema)).save(run_dir / "samples.png")
+        Image.fromarray(sample_sheet(G_ema)).save(run_dir / "samples.png")
     return path
 
 
