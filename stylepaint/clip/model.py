@@ -113,14 +113,15 @@ def build(source: ClipSource, device: str | torch.device = "cpu") -> ClipModel:
     try:
         if source.download is not None and "hf_hub_repo" not in source.download:
             weights = download_pretrained(source.download)
-        model = open_clip.create_model(
-            source.arch,
-            pretrained=weights,
-            device=device,
-            force_quick_gelu=source.quick_gelu,
-            force_preprocess_cfg=source.preprocess or None,
-            pretrained_text=False,
-        )
+        with torch.inference_mode(False):  # real parameters even when called under inference mode
+            model = open_clip.create_model(
+                source.arch,
+                pretrained=weights,
+                device=device,
+                force_quick_gelu=source.quick_gelu,
+                force_preprocess_cfg=source.preprocess or None,
+                pretrained_text=False,
+            )
         tokenizer = open_clip.get_tokenizer(source.arch)
     except ClipError:
         raise

@@ -171,10 +171,17 @@ def _cached_pretrained(cfg: dict) -> str | None:
             return hit
     url = cfg.get("url", "")
     if url:
-        target = Path("~/.cache/clip").expanduser() / os.path.basename(url)
+        target = url_cache_dir() / os.path.basename(url)
         if target.is_file():
             return str(target)
     return None
+
+
+def url_cache_dir() -> Path:
+    """open_clip's cache for weights fetched by URL (where the catalogue downloads them);
+    under STYLEPAINT_HOME when that is set."""
+    home = os.environ.get("STYLEPAINT_HOME")
+    return Path(home) / "cache" / "clip" if home else Path("~/.cache/clip").expanduser()
 
 
 def _tag_list(tags: list[str], most: int = 6) -> str:

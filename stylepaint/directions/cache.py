@@ -37,9 +37,9 @@ def generator_id(G) -> str:
 
 
 def cache_key(G, clip, params: BuildParams) -> str:
-    blob = json.dumps({"format": FORMAT, "generator": generator_id(G), "clip": clip.model_id,
-                       "params": params.to_dict()}, sort_keys=True)
-    return hashlib.sha256(blob.encode()).hexdigest()[:24]
+    """``<generator id>-<clip id>-<recipe hash>``: one file name per models-and-recipe triple."""
+    blob = json.dumps({"format": FORMAT, "params": params.to_dict()}, sort_keys=True)
+    return f"{generator_id(G)}-{clip.model_id}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
 def cache_dir() -> Path:
@@ -80,10 +80,22 @@ def load(path: Path, key: str | None = None) -> Relevance | None:
 
 
 def cached(G, clip, params: BuildParams | None = None) -> Relevance | None:
-    """The complete cached relevance for these models and parameters, if built."""
-    params = params or BuildParams()
-    key = cache_key(G, clip, params)
-    return load(cache_paths(key)[0], key)
+    """The complete cached relevance for these models and parameters, if built.
+
+    With ``params`` None: the default recipe's build if there is one, else the newest
+    complete build for this generator and CLIP with any recipe.
+    """
+    key = cache_key(G, clip, params or BuildParams())
+    rel = load(cache_paths(key)[0], key)
+    if rel is not None or params is not None:
+        return rel
+    prefix = f"{generator_id(G)}-{clip.model_id}-"
+    candidates = [p for p in cache_dir().glob(f"{prefix}*.pt") if not p.name.endswith(".partial.pt")]
+    for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
+        rel = load(path, path.name[:-len(".pt")])
+        if rel is not None:
+            return rel
+    return None
 
 
 def build(G, clip, params: BuildParams | None = None, batch_size: int | None = None, use_cache: bool = True):

@@ -1,0 +1,73 @@
+"""`stylepaint directions build [MODEL] --clip SPEC`: precompute text directions, with a progress bar.
+
+Ctrl-C stops the build and keeps every finished layer; running the command again resumes.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def register(sub) -> None:
+    p = sub.add_parser("directions", help="precompute StyleCLIP global directions for a model and a CLIP")
+    verbs = p.add_subparsers(dest="verb", metavar="VERB", required=True)
+    b = verbs.add_parser("build", help="build (or resume, or find cached) the directions")
+    b.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    b.add_argument("--clip", default=None, metavar="SPEC",
+                   help="CLIP as NAME[:TAG|FILE] (default: the model's pairing, e.g. portrait-clip)")
+    b.add_argument("--images", type=int, default=100, help="images the relevance is averaged over (default 100)")
+    b.add_argument("--k", type=float, default=5.0, help="perturbation in stds (default 5)")
+    b.add_argument("--stats", type=int, default=10_000, help="samples for StyleSpace mean/std (default 10000)")
+    b.add_argument("--seed", type=int, default=0, help="seed of the statistics and images (default 0)")
+    b.add_argument("--batch", type=int, default=None, help="perturbed images per forward (default 64 CPU, 512 CUDA)")
+    b.add_argument("--full-resolution", action="store_true",
+                   help="render every perturbation at full resolution instead of stopping at CLIP's input size")
+    b.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+    b.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
+    b.add_argument("--rebuild", action="store_true", help="ignore the cache (and write nothing to it)")
+    b.set_defaults(func=run)
+
+
+def run(args) -> int:
+    from tqdm import tqdm
+
+    import stylepaint
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import BuildParams, build, default_clip_for
+    from stylepaint.engine.checkpoints import resolve_device
+
+    params = BuildParams(n_images=args.images, k=args.k, n_stats=args.stats, seed=args.seed,
+                         early_stop=not args.full_resolution)
+    G = stylepaint.load_generator(args.model, resolve_device(args.device))
+    spec = args.clip or default_clip_for(G)
+    clip = load_clip(spec, device=G.device, download=args.download)
+    started = time.perf_counter()
+    job = build(G, clip, params, batch_size=args.batch, use_cache=not args.rebuild)
+    bar = None
+    info = None
+    try:
+        for info in job:
+            if info.get("cached"):
+                break
+            if bar is None:
+                bar = tqdm(total=info["total"], unit="ch", desc="directions", dynamic_ncols=True)
+                if info.get("resumed"):
+                    bar.write(f"resuming: {info['layers_done']}/{info['layers_total']} layers already done")
+            bar.n = int(info["done"])
+            bar.set_postfix_str(info.get("layer") or "", refresh=False)
+            bar.refresh()
+    except KeyboardInterrupt:
+        job.close()  # saves the finished layers
+        if bar is not None:
+            bar.close()
+        print("stopped; the finished layers are kept: run the same command again to resume")
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    rel = info["relevance"]
+    moved = sum(c for c, t in zip(rel.channels, rel.torgb) if not t)
+    how = "found in the cache" if info.get("cached") else f"built in {time.perf_counter() - started:.1f} s"
+    print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how} "
+          f"(key {info['key']})")
+    return 0
