@@ -49,3 +49,30 @@ def tiny_generator():
     G.model_id = "tiny-test-generator"
     G.source_path, G.source_format = "<tiny>", "memory"
     return G.eval().requires_grad_(False)
+
+
+TINY_CLIP_CONFIG = {
+    "embed_dim": 24,
+    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},
+    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_spec(tmp_path_factory) -> str:
+    """A CLIP spec for a tiny randomly initialised open_clip model (no download, no file)."""
+    import json
+
+    path = tmp_path_factory.mktemp("clip") / "tiny-clip.json"
+    path.write_text(json.dumps(TINY_CLIP_CONFIG))
+    return f"{path}:random"
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tiny_generator, tmp_path_factory) -> str:
+    """The tiny generator saved in stylepaint's own format, usable as a `model` argument."""
+    from stylepaint.engine.checkpoints import save_generator
+
+    path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
+    save_generator(tiny_generator, path)
+    return str(path)

@@ -79,3 +79,14 @@ def blend_streams(G: Generator, base: dict, layers: list[tuple[dict, torch.Tenso
                 values[:] = [mixed] * len(values)
             index += 1
     return imgs[0]
+
+
+def default_from_layer(G: Generator) -> str:
+    """Where region edits and two-face blends start mixing when the caller does not say.
+
+    Mixing at the 4x4 and 8x8 layers spreads a mask over the whole face; from the first block of
+    at least min(32, resolution / 4) pixels on, an edit stays within a few cells of its mask.
+    """
+    target = min(32, G.img_resolution // 4)
+    block = next(b for b in G.synthesis.blocks() if b.resolution >= target)
+    return f"b{block.resolution}.{block.layer_names[0]}"

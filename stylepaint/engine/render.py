@@ -18,7 +18,7 @@ import torch
 
 from stylepaint.edits import EditStep
 from stylepaint.engine import stylespace
-from stylepaint.engine.blending import blend_streams
+from stylepaint.engine.blending import blend_streams, default_from_layer
 from stylepaint.engine.checkpoints import load_generator, resolve_device
 from stylepaint.engine.networks import Generator
 from stylepaint.errors import InputError, StylepaintError
@@ -46,10 +46,12 @@ def _lerp_styles(a: dict, b: dict, t: float) -> "OrderedDict[str, torch.Tensor]"
 class Renderer:
     """Owns the models; `render()` is the only way in."""
 
-    def __init__(self, max_generators: int = 3):
+    def __init__(self, max_generators: int = 3, build_directions: bool = True, direction_params=None):
         self._generators: "OrderedDict[tuple, Generator | StylepaintError]" = OrderedDict()
         self._editors: dict = {}
         self.max_generators = max_generators
+        self.build_directions = build_directions
+        self.direction_params = direction_params   # a directions.BuildParams; None = the recipe's defaults
 
     # ------------------------------------------------------------------ caches
     def generator(self, model=None, device="cpu") -> Generator:
@@ -73,13 +75,18 @@ class Renderer:
             del self._generators[key]
 
     def editor(self, G: Generator, clip: str | None):
-        """The text editor (CLIP + global directions) for this generator, cached."""
-        from stylepaint.directions import open_editor   # imported on first edit: CLIP is heavy
+        """The text editor (CLIP + global directions) for this generator, cached.
+
+        Directions that are not on disk yet are built here (minutes on a CPU) unless
+        `build_directions` is False; the GUI builds them as a background job instead and hands
+        the (partial) result over with `set_editor`.
+        """
+        from stylepaint.directions import open_editor  # imported on first edit: CLIP is heavy
 
         key = (G.model_id, str(G.device), clip)
         if key not in self._editors:
             try:
-                self._editors[key] = open_editor(G, clip)
+                self._editors[key] = open_editor(G, clip, self.direction_params, build_missing=self.build_directions)
             except StylepaintError as exc:
                 self._editors[key] = exc
         value = self._editors[key]
@@ -90,6 +97,10 @@ class Renderer:
     def set_editor(self, G: Generator, clip: str | None, editor) -> None:
         """Install an editor built elsewhere (e.g. by a background direction build)."""
         self._editors[(G.model_id, str(G.device), clip)] = editor
+
+    def forget_editor(self, G: Generator, clip: str | None) -> None:
+        """Drop a cached editor (or cached failure), e.g. once its directions have been built."""
+        self._editors.pop((G.model_id, str(G.device), clip), None)
 
     # ------------------------------------------------------------------ pieces
     def _ws(self, G: Generator, seed, ws, truncation: float) -> torch.Tensor:
@@ -162,13 +173,13 @@ class Renderer:
             edited, n = self._edited(G, styles, [step.with_(mask=None)], clip)
             moved += n
             layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
-        from_layer = None
+        from_layer = default_from_layer(G)
         if blend:
             styles_b = G.styles(self._ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation))
             styles_b, _ = self._edited(G, styles_b, [EditStep.from_dict(s) if isinstance(s, dict) else s
                                                      for s in blend.get("edits_b", ())], clip)
             layers.append((styles_b, _mask_tensor(blend["mask"], G, "blend mask")))
-            from_layer = blend.get("from_layer")
+            from_layer = blend.get("from_layer") or from_layer
         timings["edit_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
         if layers:
