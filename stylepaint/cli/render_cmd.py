@@ -7,7 +7,7 @@ import sys
 
 def register(sub) -> None:
     p = sub.add_parser("render", help="render a seed (or a saved latent) to a PNG")
-    p.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    p.add_argument("model", nargs="?", default=None, help="checkpoint file or catalogue name (default: the embedded default model)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the face (default 0)")
     p.add_argument("--latent", default=None, help="a saved latent (.npz with 'ws') instead of a seed")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1.0)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections import OrderedDict
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -58,6 +59,10 @@ class Renderer:
         key = (str(model) if model is not None else None, str(device))
         if key not in self._generators:
             try:
+                if model is not None and not Path(model).expanduser().is_file():
+                    from stylepaint.catalogue.store import resolve_model   # a catalogue name
+
+                    model = resolve_model(str(model))
                 self._generators[key] = load_generator(model, resolve_device(device))
             except StylepaintError as exc:
                 self._generators[key] = exc
