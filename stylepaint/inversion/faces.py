@@ -231,9 +231,9 @@ class Detector:
 class DlibDetector(Detector):
     """dlib's HOG frontal face detector, run on the photo turned by a few angles.
 
-    HOG finds faces within about ±25° of upright, so the photo is also searched turned by ±20°
-    and ±40°; each face keeps the turn where it scored best, its eyes are refined there as dark
-    blobs (where that is upright) and everything is mapped back to the photo.
+    HOG finds faces within about ±30° of upright, so the photo is also searched turned by ±20°
+    and ±40°; each face keeps the turn where an upright sub-detector found it (else where it
+    scored best), its eyes are refined there as dark blobs and everything is mapped back.
     """
 
     name = "dlib"
@@ -247,16 +247,18 @@ class DlibDetector(Detector):
 
     def _run(self, rgb: np.ndarray) -> list[Face]:
         grey = _grey(rgb)
-        upsample = 1 if max(rgb.shape[:2]) <= 800 else 0
-        rects, scores, _ = self._detector.run(rgb, upsample, self.threshold)
+        upsample = 1 if max(rgb.shape[:2]) <= 1024 else 0
+        rects, scores, kinds = self._detector.run(rgb, upsample, self.threshold)
         faces = []
-        for r, score in zip(rects, scores):
+        for r, score, kind in zip(rects, scores, kinds):
             box = (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
             left, right, refined = _eyes_in_box(grey, box)
             bw, bh = box[2] - box[0], box[3] - box[1]
             mouth = (box[0] + _DLIB_MOUTH[0] * bw, box[1] + _DLIB_MOUTH[1] * bh)
             face = _face_from_points(left, right, mouth, score, self.name, box)
             face.extra["eyes_refined"] = refined
+            # dlib's sub-detectors 0-2 look for upright faces, 3-4 for faces turned ~20-30 degrees
+            face.extra["upright"] = int(kind) <= 2
             faces.append(face)
         return faces
 
@@ -269,8 +271,6 @@ class DlibDetector(Detector):
         for angle in self.angles:
             if angle == 0.0:
                 found.extend(self._run(rgb))
-                if found and all(f.extra.get("eyes_refined") and abs(f.roll_deg) < 12 for f in found):
-                    break  # upright faces with clear eyes: no need to search turned copies
                 continue
             m, size = _rotation(angle, w, h)
             rotated = cv2.warpAffine(rgb, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
@@ -287,9 +287,11 @@ class DlibDetector(Detector):
 
 
 def _same_face_suppress(faces: list[Face]) -> list[Face]:
-    """Keep the best-scoring detection of each face (same face: eye midpoints closer than half the eye distance)."""
+    """Keep the best detection of each face (same face: eye midpoints closer than half the eye
+    distance): one found by an upright sub-detector first (its eyes are refined in an upright
+    frame), then the highest score."""
     kept: list[Face] = []
-    for f in sorted(faces, key=lambda f: -f.score):
+    for f in sorted(faces, key=lambda f: (not f.extra.get("upright", True), -f.score)):
         mx, my = (f.left_eye[0] + f.right_eye[0]) / 2, (f.left_eye[1] + f.right_eye[1]) / 2
         same = False
         for k in kept:
