@@ -20,6 +20,8 @@ COMMAND_MODULES = [
     "stylepaint.cli.info_cmd",
     "stylepaint.cli.render_cmd",
     "stylepaint.cli.convert_cmd",
+    "stylepaint.cli.dataset_cmd",
+    "stylepaint.cli.train_cmd",
     "stylepaint.cli.models_cmd",
     "stylepaint.cli.train_gan_cmd",
     "stylepaint.cli.evaluate_gan_cmd",
