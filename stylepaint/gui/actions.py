@@ -82,8 +82,6 @@ class Actions:
         state = EditorState.from_favorite(fav.state, fav.arrays)
         if state.model is not None and not Path(state.model).exists():
             raise InputError(f"this favorite was made with {state.model}, which is no longer there")
-        if state.model != self.c.state.model:
-            self.c.model_meta = {}
         self.c.change(state)
 
     @reported

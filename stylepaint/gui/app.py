@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 
-def run(model: str | None = None, argv: list[str] | None = None) -> int:
+def run(model: str | None = None, clip: str | None = None, argv: list[str] | None = None) -> int:
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication
     from PySide6.QtWidgets import QApplication
@@ -17,6 +17,6 @@ def run(model: str | None = None, argv: list[str] | None = None) -> int:
     app.setApplicationName("stylepaint")
     app.setOrganizationName("stylepaint")
     app.setStyle("Fusion")
-    window = MainWindow(model=model)
+    window = MainWindow(model=model, clip=clip)
     window.show()
     return app.exec()

@@ -14,6 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from stylepaint.edits import EditStep
 from stylepaint.gui.state import EditorState, History
+from stylepaint.gui.worker import NOT_BUILT
 
 CHANNELS = ("main", "before")
 
@@ -36,6 +37,8 @@ class Controller(QObject):
         self.full_result: dict | None = None      # last shown full-resolution main result
         self.model_meta: dict = {}
         self._model_fallback: EditorState | None = None
+        self._quiet_errors = 0
+        self._render_message = None
         self.discarded = 0
         worker.rendered.connect(self._on_rendered)
 
@@ -110,7 +113,7 @@ class Controller(QObject):
         stamp = self.worker.request(self.render_args(preview), "main", force=force)
         if stamp is not None:
             self._requested["main"] = stamp
-            self.w.set_busy(True)
+            self.w.set_busy(stamp > self._shown["main"])    # a synchronous worker has already answered
         if self.w.canvas.compare != "off":
             stamp = self.worker.request(self.render_args(preview, before=True), "before", force=force)
             if stamp is not None:
@@ -131,6 +134,10 @@ class Controller(QObject):
             self._render_error(result)
             return
         self._model_fallback = None
+        self._quiet_errors = 0
+        if self._render_message and self.w.message_bar.label.text() == self._render_message:
+            self.w.message_bar.clear()           # the problem that message described is gone
+        self._render_message = None
         meta = result.get("metadata") or {}
         first = not self.model_meta or self.model_meta.get("model_id") != meta.get("model_id")
         self.model_meta = {k: meta.get(k) for k in ("model", "model_id", "device", "resolution", "num_ws")}
@@ -155,12 +162,23 @@ class Controller(QObject):
             self.history.push(fallback)
             self.refresh()
             self.w.show_message(f"Could not open that model. {message}")
+            self._quiet_errors = 1               # keep that message over the fallback's own problems
             self.render()
+            return
+        if self._quiet_errors:
+            self._quiet_errors -= 1
             return
         if self.result is None:
             self.w.no_model(message, self.state.model is None)
             return
+        if NOT_BUILT in message:
+            if self.w.directions_job is None:
+                self.w.show_message("Text edits need this model's directions, which are not built yet "
+                                    "(a few minutes on a CPU; edits work on the finished layers meanwhile).",
+                                    "warning", ("Build now", self.w.build_directions))
+            return
         self.w.show_message(message)
+        self._render_message = message
 
     def _show_channel_count(self) -> None:
         step = self.state.current_edit
@@ -220,7 +238,6 @@ class Controller(QObject):
         if path == self.state.model and self.result is not None:
             return
         self._model_fallback = self.state if self.result is not None else None
-        self.model_meta = {}
         self.change(self.state.with_(model=path, ws=None, blend=None, morph=None))
 
     def on_mask_painted(self, mask) -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QToolBar, QVBoxLayout, QWidget,
 )
 
+from stylepaint.errors import StylepaintError
 from stylepaint.favorites import FavoritesStore
 from stylepaint.gui.actions import Actions
 from stylepaint.gui.blend_panel import BlendPanel
@@ -28,7 +29,7 @@ from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
 from stylepaint.gui.state import EditorState
-from stylepaint.gui.worker import RenderWorker
+from stylepaint.gui.worker import RenderWorker, build_directions_job
 
 _CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}
 
@@ -49,7 +50,7 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
 
 class MainWindow(QMainWindow):
     def __init__(self, model: str | None = None, settings: Settings | None = None, worker: RenderWorker | None = None,
-                 store: FavoritesStore | None = None, use_embedded_default: bool = True):
+                 store: FavoritesStore | None = None, clip: str | None = None):
         super().__init__()
         self.setWindowTitle("stylepaint")
         self.setWindowIcon(qta.icon("mdi6.palette-outline"))
@@ -59,6 +60,7 @@ class MainWindow(QMainWindow):
         self._own_worker = worker is None
         self.store = store or FavoritesStore()
         self._jobs: dict[int, str] = {}
+        self.directions_job: int | None = None
 
         # widgets
         self.model_menu = ModelMenu(self)
@@ -127,7 +129,7 @@ class MainWindow(QMainWindow):
 
         # behaviour
         self.controller = Controller(self, self.worker, self.settings, EditorState(
-            model=model if (model or not use_embedded_default) else None,
+            model=model, clip=clip or self.settings["clip"],
             seed=self.settings["seed"], truncation=self.settings["truncation"]))
         self.actions = Actions(self, self.controller, self.store)
         self._build_actions()
@@ -250,14 +252,14 @@ class MainWindow(QMainWindow):
         self.blend_panel.blend_changed.connect(a.set_blend)
         self.blend_panel.snapshot_requested.connect(a.snapshot_for_blend)
         self.morph_panel.morph_changed.connect(a.set_morph)
-        self.worker.job_progress.connect(self.job_bar.progress)
+        self.worker.job_progress.connect(self._job_progress)
         self.worker.job_finished.connect(self._job_finished)
         self.worker.job_failed.connect(self._job_failed)
         self.job_bar.cancel_requested.connect(self.worker.cancel_job)
 
     # -- view helpers used by the controller and actions ------------------------------------------
-    def show_message(self, text: str, level: str = "error") -> None:
-        self.message_bar.show_message(text, level)
+    def show_message(self, text: str, level: str = "error", action: tuple | None = None) -> None:
+        self.message_bar.show_message(text, level, action)
         if level != "error":
             self.statusBar().showMessage(text, 5000)
 
@@ -323,14 +325,33 @@ class MainWindow(QMainWindow):
         self.job_bar.start(job_id, message)
         return job_id
 
+    def build_directions(self) -> None:
+        if self.directions_job is not None:
+            return
+        s = self.controller.state
+        self.directions_job = self.run_job(build_directions_job, "Building text directions", s.model, s.clip,
+                                           self.settings["device"])
+
+    def _job_progress(self, job_id: int, info: dict) -> None:
+        self.job_bar.progress(job_id, info)
+        if job_id == self.directions_job and info.get("partial"):
+            self.controller.render(force=True)        # edits now work on the finished layers
+
     def _job_finished(self, job_id: int, value) -> None:
         self._jobs.pop(job_id, None)
+        if job_id == self.directions_job:
+            self.directions_job = None
+            self.show_message("Text directions are built.", "info")
+            self.controller.render(force=True)
         self.job_bar.finish(job_id)
         self.actions.export_finished(job_id, value)
         self.actions.photo_finished(job_id, value)
 
     def _job_failed(self, job_id: int, message: str) -> None:
         self._jobs.pop(job_id, None)
+        if job_id == self.directions_job:
+            self.directions_job = None
+            self.controller.render(force=True)
         self.job_bar.finish(job_id)
         self.actions._export_jobs.pop(job_id, None)
         self.actions.photo_jobs.pop(job_id, None)
@@ -359,14 +380,19 @@ class MainWindow(QMainWindow):
 
     def open_models_dialog(self) -> None:
         try:
+            from stylepaint.catalogue import ModelStore
             from stylepaint.gui.models_dialog import ModelsDialog
+
+            store = ModelStore()
+            dialog = ModelsDialog(store.rows(), store.download, store.remove, refresh=store.rows, parent=self)
         except ImportError:
             self.show_message("The model catalogue is not available in this version.", "warning")
             return
-        dialog = ModelsDialog(self)
-        chosen = getattr(dialog, "model_chosen", None)
-        if chosen is not None:
-            chosen.connect(self.controller.on_model)
+        except StylepaintError as exc:
+            self.show_message(f"Cannot open the model catalogue: {exc}")
+            return
+        dialog.model_chosen.connect(self.controller.on_model)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
     def _about(self) -> None:

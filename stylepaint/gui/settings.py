@@ -25,6 +25,7 @@ def _str_list(v):
 DEFAULTS: dict[str, tuple] = {
     "device":          ("auto", lambda v: v in _DEVICES),
     "model":           (None, lambda v: v is None or isinstance(v, str)),     # last model path; None = embedded
+    "clip":            (None, lambda v: v is None or isinstance(v, str)),     # CLIP spec; None = model's pairing
     "recent_models":   ([], _str_list),
     "prompt_history":  ([], _str_list),
     "seed":            (0, lambda v: isinstance(v, int) and 0 <= v < 2**32),

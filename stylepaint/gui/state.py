@@ -43,6 +43,7 @@ def _freeze(value):
 @dataclass(frozen=True)
 class EditorState:
     model: str | None = None                 # checkpoint path; None = embedded default
+    clip: str | None = None                  # CLIP spec; None = the model's default pairing
     seed: int = 0
     ws: np.ndarray | None = None             # [num_ws, w_dim]; overrides seed (opened latent, favorite)
     truncation: float = 0.7
@@ -59,7 +60,7 @@ class EditorState:
     def key(self) -> tuple:
         """Equal for equal states (arrays compared by content)."""
         return _freeze({
-            "model": self.model, "seed": self.seed, "ws": self.ws, "truncation": self.truncation,
+            "model": self.model, "clip": self.clip, "seed": self.seed, "ws": self.ws, "truncation": self.truncation,
             "edits": list(self.edits), "draft": self.draft, "active": self.active,
             "masks": self.masks, "blend": self.blend, "morph": self.morph,
         })
@@ -112,6 +113,7 @@ class EditorState:
         used_masks = {s.mask for s in self.applied_edits() if s.mask}
         args = {
             "model": self.model,
+            "clip": self.clip,
             "seed": int(self.seed),
             "ws": self.ws,
             "truncation": float(self.truncation),
@@ -140,6 +142,7 @@ class EditorState:
         ws = ws if ws is not None else self.ws
         state = {
             "model": self.model,
+            "clip": self.clip,
             "model_id": model_id,
             "seed": int(self.seed),
             "truncation": float(self.truncation),
@@ -162,7 +165,7 @@ class EditorState:
             active = None
         masks = {k: np.asarray(arrays[f"mask_{k}"], np.float32) for k in state.get("mask_keys", []) if f"mask_{k}" in arrays}
         return cls(
-            model=state.get("model"), seed=int(state.get("seed", 0)), ws=arrays.get("ws"),
+            model=state.get("model"), clip=state.get("clip"), seed=int(state.get("seed", 0)), ws=arrays.get("ws"),
             truncation=float(state.get("truncation", 0.7)), edits=edits, draft=draft, active=active, masks=masks,
         )
 

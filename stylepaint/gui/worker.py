@@ -32,7 +32,8 @@ from stylepaint.gui.state import _freeze
 def _default_render_factory():
     from stylepaint.engine.render import Renderer  # the engine loads on the worker thread
 
-    return Renderer().render
+    # directions are never built inside a render (minutes): the GUI runs build_directions_job
+    return Renderer(build_directions=False).render
 
 
 class _Thread(QThread):
@@ -152,6 +153,11 @@ class RenderWorker(QObject):
             self._render = self._render_factory()
         return self._render
 
+    @property
+    def renderer(self):
+        """The Renderer behind ``render_fn`` (worker thread only), for engine jobs."""
+        return getattr(self.render_fn, "__self__", None)
+
     def _loop(self) -> None:
         while True:
             with self._cond:
@@ -252,3 +258,44 @@ def invert_photo_job(path: str, model: str | None, worker: RenderWorker = None):
     except ImportError:
         raise StylepaintError("opening photos is not available yet in this version") from None
     return (yield from invert_photo(path, model=model))
+
+
+NOT_BUILT = "not built yet"
+
+
+@engine_job
+def build_directions_job(model, clip, device: str = "auto", worker: RenderWorker = None):
+    """Build the text directions for a model and CLIP in the background.
+
+    After each finished layer the partial directions are handed to the renderer, so edits work
+    (on the layers done so far) while the build runs; progress dicts carry ``partial: True``
+    then. Cancelling keeps the finished layers on disk for a later resume.
+    """
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import Editor, build, default_clip_for, default_neutral_for
+
+    renderer = worker.renderer
+    if renderer is None:
+        raise StylepaintError("this render function cannot build directions")
+    G = renderer.generator(model, device)
+    spec = clip or default_clip_for(G)
+    yield {"done": 0, "total": 1, "message": f"Loading CLIP {spec}"}
+    clip_model = load_clip(spec, device=G.device)
+    params = getattr(renderer, "direction_params", None)
+    layers_done = -1
+    try:
+        for p in build(G, clip_model, params) if params is not None else build(G, clip_model):
+            progress = {"done": p.get("done", 0), "total": p.get("total", 0),
+                        "message": f"Building text directions ({p.get('layers_done', 0)}/{p.get('layers_total', '?')} layers)"}
+            rel = p.get("relevance")
+            if rel is not None and p.get("layers_done", 0) != layers_done:
+                layers_done = p.get("layers_done", 0)
+                if layers_done > 0:
+                    renderer.set_editor(G, clip, Editor(rel, clip_model, G.img_resolution, default_neutral_for(G)))
+                    progress["partial"] = True
+            yield progress
+    except GeneratorExit:
+        renderer.forget_editor(G, clip)   # the next render reopens the (partial) cache
+        raise
+    renderer.forget_editor(G, clip)       # the complete directions are read back from the cache
+    return {"directions": "built", "model": model, "clip": spec}
