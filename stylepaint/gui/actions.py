@@ -49,7 +49,6 @@ class Actions:
         self.c = controller
         self.store = store
         self.snapshot_ws = None
-        self._export_jobs: dict[int, str] = {}
         self.photo_jobs: dict[int, str] = {}
 
     # -- favorites -----------------------------------------------------------------------------
@@ -176,15 +175,12 @@ class Actions:
         if ws is not None and not meta["latent_sha1"]:
             from stylepaint.gui.state import _array_digest
             meta["latent_sha1"] = _array_digest(np.asarray(ws)) or ""
-        job = self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image, meta, scale)
-        self._export_jobs[job] = str(path)
-        return job
+        return self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image, meta, scale,
+                              on_done=self._exported)
 
-    def export_finished(self, job_id: int, value) -> None:
-        path = self._export_jobs.pop(job_id, None)
-        if path is not None:
-            self.c.settings["export_dir"] = str(Path(path).parent)
-            self.w.show_message(f"Saved {path}.", "info")
+    def _exported(self, path) -> None:
+        self.c.settings["export_dir"] = str(Path(path).parent)
+        self.w.show_message(f"Saved {path}.", "info")
 
     def _image(self):
         result = self.c.full_result or self.c.result
@@ -280,13 +276,13 @@ class Actions:
             raise InputError(f"{Path(path).name} is not an image that can be opened") from exc
         from stylepaint.gui.worker import invert_photo_job
 
-        job = self.w.run_job(invert_photo_job, f"Opening {Path(path).name}", str(path), self.c.state.model)
-        self.photo_jobs[job] = str(path)
-        return job
+        job_id = self.w.run_job(invert_photo_job, f"Opening {Path(path).name}", str(path), self.c.state.model,
+                                self.c.settings["device"], on_done=lambda value: self._photo_opened(str(path), value))
+        self.photo_jobs[job_id] = str(path)
+        return job_id
 
-    def photo_finished(self, job_id: int, value) -> None:
-        if self.photo_jobs.pop(job_id, None) is None:
-            return
+    def _photo_opened(self, path: str, value) -> None:
         ws = value.get("ws") if isinstance(value, dict) else value
         if ws is not None:
             self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32)))
+            self.w.show_message(f"Opened the face from {Path(path).name}.", "info")

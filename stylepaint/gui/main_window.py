@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
@@ -317,12 +318,13 @@ class MainWindow(QMainWindow):
         self.docks[name].show()
         self.docks[name].raise_()
 
-    def run_job(self, fn, message: str, *args, **kwargs) -> int:
-        job_id = self.worker.start_job(fn, *args, **kwargs)
-        if job_id not in self._jobs and self.worker.sync:
-            return job_id                     # a synchronous job has already finished
-        self._jobs[job_id] = message
+    def run_job(self, fn, message: str, *args, on_done=None, **kwargs) -> int:
+        """Start a long job on the worker with progress and cancel in the status bar;
+        ``on_done(value)`` runs when it finishes (failures are shown as messages)."""
+        job_id = self.worker.new_job_id()
+        self._jobs[job_id] = (message, on_done)
         self.job_bar.start(job_id, message)
+        self.worker.run_job_as(job_id, fn, args, kwargs)
         return job_id
 
     def build_directions(self) -> None:
@@ -330,30 +332,33 @@ class MainWindow(QMainWindow):
             return
         s = self.controller.state
         self.directions_job = self.run_job(build_directions_job, "Building text directions", s.model, s.clip,
-                                           self.settings["device"])
+                                           self.settings["device"], on_done=self._directions_built)
 
     def _job_progress(self, job_id: int, info: dict) -> None:
         self.job_bar.progress(job_id, info)
+        if job_id in self.actions.photo_jobs and isinstance(info.get("preview"), np.ndarray):
+            self.canvas.set_image(info["preview"])        # the inversion converging, live
         if job_id == self.directions_job and info.get("partial"):
             self.controller.render(force=True)        # edits now work on the finished layers
 
+    def _directions_built(self, value) -> None:
+        self.directions_job = None
+        self.show_message("Text directions are built.", "info")
+        self.controller.render(force=True)
+
     def _job_finished(self, job_id: int, value) -> None:
-        self._jobs.pop(job_id, None)
-        if job_id == self.directions_job:
-            self.directions_job = None
-            self.show_message("Text directions are built.", "info")
-            self.controller.render(force=True)
+        message, on_done = self._jobs.pop(job_id, (None, None))
         self.job_bar.finish(job_id)
-        self.actions.export_finished(job_id, value)
-        self.actions.photo_finished(job_id, value)
+        self.actions.photo_jobs.pop(job_id, None)
+        if on_done is not None:
+            on_done(value)
 
     def _job_failed(self, job_id: int, message: str) -> None:
         self._jobs.pop(job_id, None)
+        self.job_bar.finish(job_id)
         if job_id == self.directions_job:
             self.directions_job = None
             self.controller.render(force=True)
-        self.job_bar.finish(job_id)
-        self.actions._export_jobs.pop(job_id, None)
         self.actions.photo_jobs.pop(job_id, None)
         if message == "cancelled":
             self.statusBar().showMessage("Cancelled.", 4000)

@@ -23,6 +23,8 @@ import threading
 import time
 import traceback
 
+import numpy as np
+
 from PySide6.QtCore import QObject, QThread, Signal
 
 from stylepaint.errors import Cancelled, StylepaintError
@@ -101,18 +103,25 @@ class RenderWorker(QObject):
 
     def start_job(self, fn, *args, **kwargs) -> int:
         """Run generator function ``fn(*args, **kwargs)`` on the worker; returns the job id.
-        If ``fn`` accepts a ``worker`` keyword it receives this worker (for engine jobs)."""
-        job_id = next(self._job_ids)
-        job = {"fn": fn, "args": args, "kwargs": kwargs, "gen": None, "cancel": False}
+        If ``fn`` is marked with ``engine_job`` it also receives this worker (``worker=``)."""
+        job_id = self.new_job_id()
+        self.run_job_as(job_id, fn, args, kwargs)
+        return job_id
+
+    def new_job_id(self) -> int:
+        """Reserve a job id (to register callbacks before a synchronous job finishes)."""
+        return next(self._job_ids)
+
+    def run_job_as(self, job_id: int, fn, args=(), kwargs=None) -> None:
+        job = {"fn": fn, "args": tuple(args), "kwargs": dict(kwargs or {}), "gen": None, "cancel": False}
         if self.sync:
             self._jobs[job_id] = job
             while job_id in self._jobs:
                 self._step_job(job_id)
-            return job_id
+            return
         with self._cond:
             self._jobs[job_id] = job
             self._cond.notify_all()
-        return job_id
 
     def cancel_job(self, job_id: int) -> None:
         with self._cond:
@@ -251,13 +260,27 @@ def engine_job(fn):
 
 
 @engine_job
-def invert_photo_job(path: str, model: str | None, worker: RenderWorker = None):
-    """Open a photo: the inversion pipeline's progress generator (lands with the inversion issue)."""
+def invert_photo_job(path: str, model: str | None, device: str = "auto", worker: RenderWorker = None):
+    """Open a photo: find, align and invert its face; returns {"ws", "crop", "model_id"}.
+    Progress dicts may carry a ``preview`` image of the inversion so far."""
     try:
         from stylepaint.inversion.pipeline import invert_photo
     except ImportError:
-        raise StylepaintError("opening photos is not available yet in this version") from None
-    return (yield from invert_photo(path, model=model))
+        raise StylepaintError("opening photos is not available in this version") from None
+    renderer = worker.renderer if worker is not None else None
+    G = renderer.generator(model, device) if renderer is not None else None
+    result = None
+    job = invert_photo(path, G, model=model, device=device if G is None else G.device)
+    try:
+        for msg in job:
+            if "result" in msg:
+                result = msg["result"]
+            yield {k: v for k, v in msg.items() if k != "result"}
+    finally:
+        job.close()
+    if result is None:
+        raise StylepaintError(f"{path}: the inversion stopped without a result")
+    return {"ws": np.asarray(result.ws, np.float32), "crop": result.found.aligned.crop, "model_id": result.model_id}
 
 
 NOT_BUILT = "not built yet"
