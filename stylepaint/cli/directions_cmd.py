@@ -19,7 +19,7 @@ def register(sub) -> None:
     b.add_argument("--k", type=float, default=5.0, help="perturbation in stds (default 5)")
     b.add_argument("--stats", type=int, default=10_000, help="samples for StyleSpace mean/std (default 10000)")
     b.add_argument("--seed", type=int, default=0, help="seed of the statistics and images (default 0)")
-    b.add_argument("--batch", type=int, default=None, help="perturbed images per forward (default 64 CPU, 512 CUDA)")
+    b.add_argument("--batch", type=int, default=None, help="perturbed images per forward (default 256 CPU, 1024 CUDA)")
     b.add_argument("--full-resolution", action="store_true",
                    help="render every perturbation at full resolution instead of stopping at CLIP's input size")
     b.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")

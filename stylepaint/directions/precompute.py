@@ -50,7 +50,7 @@ class BuildParams:
 
 
 def default_batch_size(device) -> int:
-    return 512 if torch.device(device).type == "cuda" else 64
+    return 1024 if torch.device(device).type == "cuda" else 256
 
 
 def stop_block(G, clip_resolution: int, early_stop: bool = True) -> int:
