@@ -85,8 +85,18 @@ def train_clip(
                              {"params": heads.parameters(), "weight_decay": 0.0}], lr=lr, betas=(0.9, 0.98))
     steps_per_epoch = len(images) // batch_size
     total = steps_per_epoch * epochs
-    warm = max(1, total // 20)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
+    warm = max(1, min(total // 20, 15))
+    budget_s = max_minutes * 60 if max_minutes else None
+    t_start = time.time()
+
+    def lr_factor(s: int) -> float:
+        # warm-up, then a cosine over the steps -- or over the time budget when that ends first
+        progress = min(1.0, s / total)
+        if budget_s:
+            progress = max(progress, min(1.0, (time.time() - t_start) / budget_s))
+        return min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * progress))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     loss_fn = open_clip.ClipLoss()
     t0 = time.time()
     step = 0
@@ -114,7 +124,7 @@ def train_clip(
             if step % 10 == 0 or step == total:
                 yield {"done": step, "total": total, "elapsed_s": time.time() - t0, "loss": float(loss),
                        "message": f"epoch {epoch + 1}/{epochs} clip {float(loss_c):.3f} aux {float(loss_a):.3f}"}
-            if max_minutes and time.time() - t0 > max_minutes * 60:
+            if budget_s and time.time() - t0 > budget_s:
                 stopped_early = True
                 break
         if stopped_early:
