@@ -281,3 +281,44 @@ def test_fast_alpha_drag_renders_few_frames_and_ends_on_the_last_alpha(make_wind
     reference = renderer.render(**w.controller.render_args())["image"]
     assert np.array_equal(image_of(w), reference)
     assert len(w.controller.history._states) <= 4   # the drag is one undo step
+
+
+def test_morph_recipe_heatmap_and_before_after(make_window, tmp_path):
+    w = make_window()
+    c = w.controller
+    c.on_seed(7)
+    b = image_of(w)
+    w.actions.add_favorite("B")
+    c.on_seed(3)
+    a = image_of(w)
+    w.actions.morph_towards(w.favorites_dock.ids()[0])          # opens at t = 0.5
+    middle = image_of(w)
+    assert c.result["args"]["morph"]["t"] == 0.5 and diff(middle, a) > 0 and diff(middle, b) > 0
+    w.morph_panel.t_spin.setValue(1.0)
+    assert np.array_equal(image_of(w), b)                       # W+ at t = 1 is face B
+    w.morph_panel.enabled.setChecked(False)
+    assert np.array_equal(image_of(w), a)
+    # a recipe saved from one face applies to another
+    set_prompt(w, "curly hair", alpha=5)
+    w.prompt_panel.add_button.click()
+    w.actions.save_recipe_to(tmp_path / "recipe.json")
+    c.on_seed(11)
+    w.edit_stack.delete_selected()
+    plain = image_of(w)
+    w.actions.apply_recipe_from(tmp_path / "recipe.json")
+    assert [s.prompt for s in c.state.edits] == ["curly hair"] and diff(image_of(w), plain) > 0.5
+    # heat map and before/after
+    w.action_heat.trigger()
+    heat = c.result["metadata"]["heatmap"]
+    assert heat is not None and heat.max() > 0 and w.canvas._heat is not None
+    w.action_before.trigger()
+    assert w.canvas.compare == "before" and w.canvas._before is not None
+    w.action_split.trigger()
+    assert w.canvas.compare == "split" and not w.action_before.isChecked()
+
+
+def test_gui_command_rejects_a_missing_model(capsys):
+    from stylepaint.cli import main
+
+    assert main(["gui", "--model", "/no/such/model.pkl"]) == 2
+    assert "no such model file" in capsys.readouterr().err
