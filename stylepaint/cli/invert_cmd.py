@@ -32,7 +32,8 @@ def run(args) -> int:
     from stylepaint.inversion.pipeline import DEFAULT_STEPS, invert_photo
 
     job = invert_photo(args.photo, model=args.model, device=args.device, face_index=args.face, align=args.align,
-                       loss=args.loss, steps=tuple(args.steps or DEFAULT_STEPS), pti_steps=args.pti, preview_every=0)
+                       loss=args.loss, iterations=tuple(args.steps or DEFAULT_STEPS), pti_steps=args.pti,
+                       preview_every=0)
     bar = None
     if not args.quiet:
         from tqdm import tqdm

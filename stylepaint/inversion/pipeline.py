@@ -109,7 +109,9 @@ def find_face(photo, *, spec: AlignSpec, size: int, face_index: int | None = Non
     """Load (if needed), detect on a downscaled copy, pick a face and align it on the full photo."""
     photo = load_photo(photo)
     view, scale = photo.detection_view(DETECTION_SIDE)
-    domains = [domain] if domain else (["portrait", "photo"] if spec.domain == "portrait" else ["photo", "portrait"])
+    # Real-face models get the photo detectors only (the portrait finder would see eyes in coffee
+    # cups); the embedded portrait model tries its own domain first, then photo detectors.
+    domains = [domain] if domain else (["portrait", "photo"] if spec.domain == "portrait" else ["photo"])
     found: list = []
     for dom in domains:
         found = faces_mod.find_faces(view, dom)
@@ -130,7 +132,7 @@ def invert_photo(
     face_index: int | None = None,
     align: str | AlignSpec | None = None,
     loss="auto",
-    steps: tuple[int, int] = DEFAULT_STEPS,
+    iterations: tuple[int, int] = DEFAULT_STEPS,
     pti_steps: int = 0,
     preview_every: int = 10,
     init_ws: np.ndarray | None = None,
@@ -165,7 +167,7 @@ def invert_photo(
     from stylepaint.inversion.losses import make_loss
 
     loss_fn = make_loss(loss, spec.domain, G.device) if isinstance(loss, str) else loss
-    job = invert(G, found.aligned.crop, steps_w=steps[0], steps_wplus=steps[1], loss=loss_fn,
+    job = invert(G, found.aligned.crop, steps_w=iterations[0], steps_wplus=iterations[1], loss=loss_fn,
                  pti_steps=pti_steps, preview_every=preview_every, init_ws=init_ws, seed=seed)
     try:
         for msg in job:
@@ -255,7 +257,7 @@ def edit_photo(
     apply ``steps`` (``EditStep``s or their dicts) and return the full-size edited photo.
 
     ``model`` is a checkpoint path, None for the embedded default, or a loaded generator.
-    ``invert_options`` go to ``invert_photo`` (face_index, align, loss, steps, pti_steps, ...);
+    ``invert_options`` go to ``invert_photo`` (face_index, align, loss, iterations, pti_steps, ...);
     ``on_progress(msg)`` sees its progress messages.
     """
     from stylepaint.engine.render import Renderer

@@ -37,7 +37,7 @@ class PortraitDetector(Detector):
     name = "portrait"
 
     def __init__(self, min_response: float = 8.0, work_side: int = 320, verify: int = 300, refine: int = 16,
-                 min_fit: float = 0.5):
+                 min_fit: float = 0.75):
         self.min_response = min_response
         self.work_side = work_side
         self.verify = verify
