@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "stylepaint.cli.models_cmd",
     "stylepaint.cli.train_gan_cmd",
     "stylepaint.cli.evaluate_gan_cmd",
+    "stylepaint.cli.invert_cmd",
     "stylepaint.cli.directions_cmd",
     "stylepaint.cli.edit_cmd",
 ]
