@@ -324,3 +324,31 @@ def test_sample_sheet_and_truncation_strip_shapes_and_psi_zero_column():
     first = [strip[r * 16:(r + 1) * 16, 0:16] for r in range(3)]
     assert all(np.array_equal(last[0], t) for t in last[1:])
     assert not np.array_equal(first[0], first[1])
+
+
+def test_evaluate_gan_cli_writes_report_sheet_and_strip(tmp_path, capsys):
+    from PIL import Image
+
+    from stylepaint.cli import main
+    from stylepaint.engine.checkpoints import save_generator
+    from stylepaint.portraits.oracle import OracleNet, save_oracle
+    from stylepaint.portraits.vocabulary import load_vocabulary
+
+    torch.manual_seed(1)
+    save_oracle(OracleNet(load_vocabulary(), image_size=16, widths=(8, 16)), tmp_path / "oracle.safetensors")
+    save_generator(Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=64,
+                             channel_max=32), tmp_path / "g.safetensors")
+    code = main(["evaluate-gan", str(tmp_path / "g.safetensors"), "--count", "24", "--workers", "1",
+                 "--oracle", str(tmp_path / "oracle.safetensors"), "--json", str(tmp_path / "r.json"),
+                 "--sheet", str(tmp_path / "sheet.png"), "--strip", str(tmp_path / "strip.png")])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "oracle-confident" in out and "renders vs renders floor" in out
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["count"] == 24 and set(report["frequencies"]) == set(load_vocabulary())
+    assert Image.open(tmp_path / "sheet.png").size == (128, 128)
+    assert Image.open(tmp_path / "strip.png").size == (16 * 7, 16 * 4)
+    # shipping an untrained model is refused
+    assert main(["evaluate-gan", str(tmp_path / "g.safetensors"), "--count", "8", "--workers", "1",
+                 "--oracle", str(tmp_path / "oracle.safetensors"), "--ship", "toy"]) == 2
+    assert "misses the quality targets" in capsys.readouterr().err

@@ -90,13 +90,13 @@ def run(args) -> int:
             bar.update(round(progress["kimg"] - bar.n, 3))
             bar.set_postfix({k: f"{progress[k]:.3f}" for k in ("loss_G", "loss_D", "r1") if k in progress})
             if "checkpoint" in progress:
-                bar.write(f"checkpoint at {progress['kimg']:.1f} kimg: {progress['checkpoint']}")
+                bar.write(f"checkpoint at {progress['kimg']:.2f} kimg: {progress['checkpoint']}")
     finally:
         job.close()
         if bar is not None:
             bar.close()
     if last.get("stopped"):
-        print(f"stopped at {last['kimg']:.1f} of {last['total_kimg']:.0f} kimg; continue with --resume")
+        print(f"stopped at {last['kimg']:.2f} of {last['total_kimg']:g} kimg; continue with --resume")
     else:
-        print(f"finished {last.get('kimg', 0):.1f} kimg; generator: {args.out}/G_ema.safetensors")
+        print(f"finished {last.get('kimg', 0):.2f} kimg; generator: {args.out}/G_ema.safetensors")
     return 0
