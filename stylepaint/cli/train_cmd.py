@@ -41,6 +41,7 @@ def _common(p: argparse.ArgumentParser, default_out, epochs: int, batch_size: in
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, help="continue training from these weights")
     p.add_argument("--no-manifest", action="store_true", help="do not record the result in the manifest")
 
 
@@ -53,7 +54,8 @@ def _run(job, args) -> dict:
             last_print = time.time()
             print(f"[{progress['done']}/{progress['total']}] {progress['message']} ({progress['elapsed_s']:.0f} s)", flush=True)
     print(json.dumps(result["metrics"], indent=1))
-    print(f"saved {result['path']} after {result['train_seconds']:.0f} s of training")
+    print(f"saved {result['path']} after {result['train_seconds']:.0f} s of training "
+          f"({result.get('cpu_seconds', 0):.0f} CPU-seconds)")
     return result
 
 
@@ -64,7 +66,8 @@ def _record(args, result: dict, config: dict) -> None:
 
     command = "stylepaint " + " ".join(shlex.quote(a) for a in sys.argv[1:]) if sys.argv[0].endswith("stylepaint") else None
     update_entry(result["path"], config=config, command=command or f"stylepaint train {args.train_command} ...",
-                 metrics=result["metrics"], train_seconds=result["train_seconds"], hyper=result["hyper"],
+                 metrics=result["metrics"], train_seconds=result["train_seconds"],
+                 cpu_seconds=result.get("cpu_seconds"), hyper=result["hyper"],
                  device=args.device, threads=args.threads)
 
 
@@ -72,7 +75,7 @@ def _oracle(args: argparse.Namespace) -> int:
     from stylepaint.portraits.train_oracle import train_oracle
 
     result = _run(train_oracle(args.data, args.out, args.heldout, args.epochs, args.batch_size, args.lr,
-                               threads=args.threads, device=args.device, seed=args.seed), args)
+                               threads=args.threads, device=args.device, seed=args.seed, init=args.init), args)
     _record(args, result, result["config"])
     return 0
 
@@ -83,7 +86,7 @@ def _clip(args: argparse.Namespace) -> int:
 
     result = _run(train_clip(args.data, args.out, args.heldout, args.epochs, args.batch_size, args.lr,
                              args.aux_weight, threads=args.threads, device=args.device, seed=args.seed,
-                             max_minutes=args.max_minutes), args)
+                             max_minutes=args.max_minutes, init=args.init), args)
     config = {"open_clip_model": small_clip.MODEL_NAME,
               "open_clip_config": json.loads((small_clip.CONFIG_DIR / "portrait-clip.json").read_text())}
     _record(args, result, config)

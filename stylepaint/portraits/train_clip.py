@@ -59,7 +59,9 @@ def train_clip(
     device: str = "cpu",
     seed: int = 0,
     max_minutes: float | None = None,
+    init: Path | str | None = None,
 ) -> Iterator[dict]:
+    """Train (or, from ``init`` weights, continue training) the small CLIP."""
     import open_clip
 
     if threads:
@@ -71,7 +73,7 @@ def train_clip(
     if any(r["seed"] >= HELD_OUT_SEED for r in records):
         raise InputError(f"{data} holds held-out seeds (>= {HELD_OUT_SEED}); train on seeds below it")
     caps = read_captions(data)[: len(images)]
-    model, tokenizer = small_clip.create(pretrained=None, device=device)
+    model, tokenizer = small_clip.create(pretrained=init, device=device)
     size = model.visual.image_size
     size = size[0] if isinstance(size, (tuple, list)) else size
     if images.shape[1] != size:
@@ -98,7 +100,7 @@ def train_clip(
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     loss_fn = open_clip.ClipLoss()
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     step = 0
     stopped_early = False
     for epoch in range(epochs):
@@ -130,6 +132,7 @@ def train_clip(
         if stopped_early:
             break
     train_seconds = time.time() - t0
+    cpu_seconds = time.process_time() - cpu0
     metrics = {}
     model.eval()
     if heldout:
@@ -145,7 +148,9 @@ def train_clip(
     save_clip(model.cpu(), out)
     yield {"done": total, "total": total, "message": "saved", "result": {
         "path": str(out), "metrics": metrics, "train_seconds": round(train_seconds, 1), "steps": step,
+        "cpu_seconds": round(cpu_seconds, 1),
         "stopped_early": stopped_early,
         "hyper": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "aux_weight": aux_weight, "seed": seed,
                   "threads": threads, "train_count": len(images), "captions_per_image": per,
-                  "train_seeds": [records[0]["seed"], records[-1]["seed"]]}}}
+                  "train_seeds": [records[0]["seed"], records[-1]["seed"]],
+                  "init": str(init) if init else None}}}

@@ -75,7 +75,9 @@ def train_oracle(
     threads: int | None = 2,
     device: str = "cpu",
     seed: int = 0,
+    init: Path | str | None = None,
 ) -> Iterator[dict]:
+    """Train (or, from ``init``, continue training) an oracle; ``data``/``heldout`` are data set folders."""
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -86,12 +88,19 @@ def train_oracle(
         raise InputError(f"{data} holds held-out seeds (>= {HELD_OUT_SEED}); train on seeds below it")
     if images.shape[1] != image_size:
         raise InputError(f"{data} holds {images.shape[1]} px images; the oracle trains on {image_size} px")
-    net = OracleNet(groups, image_size, widths).to(device)
+    if init:
+        from stylepaint.portraits.oracle import load_oracle
+
+        net = load_oracle(init).net.to(device)
+        if net.groups != groups:
+            raise InputError(f"{init} predicts other groups than the vocabulary")
+    else:
+        net = OracleNet(groups, image_size, widths).to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=5e-4)
     steps_per_epoch = len(images) // batch_size
     total = steps_per_epoch * epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
-    t0 = time.time()
+    t0, cpu0 = time.time(), time.process_time()
     step = 0
     for epoch in range(epochs):
         net.train()
@@ -113,6 +122,7 @@ def train_oracle(
                 yield {"done": step, "total": total, "message": f"epoch {epoch + 1}/{epochs} loss {running:.3f}",
                        "loss": running, "elapsed_s": time.time() - t0}
     train_seconds = time.time() - t0
+    cpu_seconds = time.process_time() - cpu0
     net.eval()
     metrics = {}
     if heldout:
@@ -126,6 +136,8 @@ def train_oracle(
     out.parent.mkdir(parents=True, exist_ok=True)
     save_oracle(net.cpu(), out, extra={"train_seconds": round(train_seconds, 1), "epochs": epochs, "train_count": len(images)})
     yield {"done": total, "total": total, "message": "saved", "result": {
-        "path": str(out), "metrics": metrics, "train_seconds": round(train_seconds, 1), "config": net.config,
+        "path": str(out), "metrics": metrics, "train_seconds": round(train_seconds, 1),
+        "cpu_seconds": round(cpu_seconds, 1), "config": net.config,
         "hyper": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "seed": seed, "threads": threads,
-                  "train_count": len(images), "train_seeds": [records[0]["seed"], records[-1]["seed"]]}}}
+                  "train_count": len(images), "train_seeds": [records[0]["seed"], records[-1]["seed"]],
+                  "init": str(init) if init else None}}}
