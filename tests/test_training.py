@@ -352,3 +352,30 @@ def test_evaluate_gan_cli_writes_report_sheet_and_strip(tmp_path, capsys):
     assert main(["evaluate-gan", str(tmp_path / "g.safetensors"), "--count", "8", "--workers", "1",
                  "--oracle", str(tmp_path / "oracle.safetensors"), "--ship", "toy"]) == 2
     assert "misses the quality targets" in capsys.readouterr().err
+
+
+def test_resume_refuses_to_change_the_run_settings(tmp_path):
+    images = disc_images()
+    run_to_end(tmp_path, images, total_kimg=0.008)
+    with pytest.raises(InputError, match="batch cannot change"):
+        run_to_end(tmp_path, images, total_kimg=0.02, resume=True, batch=8)
+
+
+def test_shipped_default_generator_loads_renders_and_matches_the_manifest():
+    import hashlib
+
+    from stylepaint.paths import MODELS_DIR
+
+    manifest = MODELS_DIR / "manifest.json"
+    entries = json.loads(manifest.read_text()) if manifest.is_file() else {}
+    shipped = [name for name, e in entries.items() if isinstance(e, dict) and e.get("role") == "default-generator"]
+    if not shipped:
+        pytest.skip("no default generator shipped yet (training it needs a GPU: docs/training.md)")
+    name = shipped[0]
+    entry = entries[name]
+    assert hashlib.sha256((MODELS_DIR / name).read_bytes()).hexdigest() == entry["sha256"]
+    G = load_generator(None)
+    assert G.img_resolution >= 128 and G.config == entry["config"]
+    assert entry["kimg"] > 0 and entry["command"] and all(entry["metrics"]["targets"].values())
+    img = G(torch.randn(1, G.z_dim))
+    assert img.shape == (1, 3, G.img_resolution, G.img_resolution) and torch.isfinite(img).all()

@@ -317,9 +317,13 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
     if resume:
+        fixed = sorted(k for k, v in overrides.items() if v is not None and k != "snap_kimg")
+        if fixed:
+            raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
         tensors, state = ckpt.load_checkpoint(run_dir)
         config = state["config"]
-        config["training"].update({k: v for k, v in overrides.items() if v is not None and k == "snap_kimg"})
+        if overrides.get("snap_kimg") is not None:
+            config["training"]["snap_kimg"] = overrides["snap_kimg"]
     else:
         if ckpt.has_checkpoint(run_dir):
             raise InputError(f"{run_dir} already holds a training run: resume it or choose another folder")
