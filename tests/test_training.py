@@ -379,3 +379,19 @@ def test_shipped_default_generator_loads_renders_and_matches_the_manifest():
     assert entry["kimg"] > 0 and entry["command"] and all(entry["metrics"]["targets"].values())
     img = G(torch.randn(1, G.z_dim))
     assert img.shape == (1, 3, G.img_resolution, G.img_resolution) and torch.isfinite(img).all()
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_mixed_precision_steps_and_resume(tmp_path, precision):
+    # CPU autocast runs the same mixed-precision code as CUDA: autocast, loss scaling (fp16),
+    # R1 through the scaled graph, scaler state in the checkpoint
+    images = disc_images(n=32)
+    events = run_to_end(tmp_path, images, total_kimg=0.012, precision=precision)
+    steps = [e for e in events if e["message"] == "training"]
+    assert events[0]["precision"] == precision
+    assert all(np.isfinite([e["loss_G"], e["loss_D"]]).all() for e in steps) and "r1" in steps[0]
+    state = ckpt.read_state(tmp_path)
+    if precision == "fp16":
+        assert state["scalers"]["D"]["scale"] > 0
+    events = run_to_end(tmp_path, images, total_kimg=0.02, precision=precision, resume=True)
+    assert events[-1]["step"] == 5

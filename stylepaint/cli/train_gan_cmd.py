@@ -28,7 +28,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=None, help="random seed of the run (default 0)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
-                   help="mixed precision on CUDA (auto: bf16 where supported); CPU always runs fp32")
+                   help="autocast precision (auto: bf16 on CUDA where supported, fp32 on CPU)")
     p.add_argument("--workers", type=int, default=None, help="processes for render:N (default: all cores)")
     p.set_defaults(func=run)
 

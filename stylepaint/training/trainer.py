@@ -11,7 +11,7 @@ D (``discriminator.py``) and G_ema, then alternates per minibatch:
   ramped up over the first images; ``w_avg`` tracked for truncation.
 
 On CUDA the forward passes run under autocast (bf16 where supported, else fp16 with loss
-scaling); on CPU everything is fp32. All randomness (latents, crossover points, minibatch
+scaling); on CPU everything is fp32 unless bf16/fp16 is forced. All randomness (latents, crossover points, minibatch
 order, noise) comes from seeded generators saved in the checkpoint, so an interrupted run
 resumed from its checkpoint continues exactly as if it had never stopped (on CPU bit for bit).
 
@@ -63,10 +63,11 @@ def resolve_device(device: str) -> torch.device:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """fp32 on CPU; on CUDA bf16 where supported, else fp16 ('auto')."""
-    if device.type != "cuda":
-        return "fp32"
+    """'auto': bf16 on CUDA where supported (else fp16), fp32 elsewhere. bf16/fp16 can be
+    forced on CPU too (CPU autocast; slow, but it runs the mixed-precision code in tests)."""
     if precision == "auto":
+        if device.type != "cuda":
+            return "fp32"
         return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
     if precision not in ("fp32", "bf16", "fp16"):
         raise InputError(f"precision must be auto, fp32, bf16 or fp16, not {precision!r}")
@@ -114,8 +115,8 @@ class _Run:
         d_lr, d_betas = lazy_adam_params(t["d_lr"], tuple(t["betas"]), t["r1_interval"])
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=g_lr, betas=g_betas, eps=1e-8)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=d_lr, betas=d_betas, eps=1e-8)
-        self.scaler_G = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
-        self.scaler_D = torch.amp.GradScaler("cuda", enabled=precision == "fp16")
+        self.scaler_G = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
+        self.scaler_D = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
         self.latents = torch.Generator().manual_seed(int(t["seed"]))   # z, crossover, mixing draws
         self.cur_nimg, self.step, self.chunks = 0, 0, 0
         self.commands: list[str] = []
@@ -296,7 +297,7 @@ def train(
     total_kimg: float | None = None,     # training length (overrides the preset / checkpoint)
     max_seconds: float | None = None,    # stop (with a checkpoint) after this much wall time
     device: str = "auto",                # auto | cpu | cuda | cuda:N
-    precision: str = "auto",             # auto | fp32 | bf16 | fp16 (CUDA only; CPU is always fp32)
+    precision: str = "auto",             # auto (CUDA: bf16, else fp32) | fp32 | bf16 | fp16
     report_every: int = 10,              # yield progress every this many steps
     max_shard_bytes: int = ckpt.MAX_SHARD_BYTES,
     samples: bool = True,                # write samples.png at each checkpoint
