@@ -75,3 +75,32 @@ def test_alignment_round_trips_through_a_dict(found):
 def test_wrong_photo_size_is_refused(found):
     with pytest.raises(ValueError):
         paste_back(load_photo(PHOTOS / "coffee.png").pixels, found.aligned.crop, found.aligned.alignment)
+
+
+def test_40_megapixel_photo_is_found_on_a_small_copy_and_pasted_back_full_size(tmp_path):
+    import cv2
+    from PIL import Image
+
+    base = load_photo(PHOTOS / "astronaut.png").pixels
+    big = np.full((5480, 7300, 3), 200, np.uint8)  # 40 megapixels
+    big[:, 910:6390] = cv2.resize(base, (5480, 5480), interpolation=cv2.INTER_LINEAR)
+    Image.fromarray(big).save(tmp_path / "huge.jpg", quality=85)
+    del big
+    found = find_face(tmp_path / "huge.jpg", spec=FFHQ, size=64)
+    photo = found.photo.pixels
+    assert photo.shape == (5480, 7300, 3)  # the original is kept at full size
+    face = found.aligned.face
+    # same face as on the small photo, in full-size coordinates (scale 5480/512)
+    assert face.eye_distance == pytest.approx(43.6 * 5480 / 512, rel=0.1)
+    crop = found.aligned.crop
+    assert crop.shape == (64, 64, 3)
+    # the crop is a clean (area-averaged) downscale: the same alignment applied to the small photo
+    k = 5480 / 512
+    al = found.aligned.alignment
+    small_al = Alignment(al.matrix @ np.array([[k, 0, 910], [0, k, 0], [0, 0, 1]]), 64, "ffhq", (512, 512))
+    small = warp_to_crop(base, small_al)
+    assert np.abs(crop.astype(float) - small).mean() < 4
+    out = paste_back(photo, 255 - crop, found.aligned.alignment)
+    assert out.shape == photo.shape
+    region = pasted_region(found.aligned.alignment)
+    assert np.array_equal(out[~region], photo[~region])
