@@ -253,7 +253,7 @@ def _background(cv, a, n):
     ang = math.radians(n["light_angle"])
     gx, gy = 0.5 + 0.18 * math.cos(ang), 0.4 + 0.12 * math.sin(ang)
     g = (np.arange(s, dtype=np.float32) + 0.5) / s
-    glow = np.exp(-((g[None, :] - gx) ** 2 + (g[:, None] - gy) ** 2) / 0.08) * 0.45
+    glow = np.outer(np.exp(-((g - gy) ** 2) / 0.08), np.exp(-((g - gx) ** 2) / 0.08) * 0.45)  # separable
     cv.img += (np.clip(base * 1.15 + 0.05, 0, 1) - cv.img) * glow[..., None]
     rng = np.random.default_rng(n["bokeh_seed"])
     for _ in range(n["bokeh"]):
