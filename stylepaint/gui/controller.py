@@ -78,8 +78,9 @@ class Controller(QObject):
         source = "" if s.ws is None else "Face from a saved latent" if s.morph is None else ""
         w.face_panel.set_face(s.seed, s.truncation, source)
         if not skip_edit:
-            w.prompt_panel.set_edit(s.current_edit, keep_text=s.active is None)
+            w.prompt_panel.set_edit(s.current_edit)
         w.edit_stack.set_steps(s.edits, s.active)
+        w.edit_stack.set_draft(s.draft if s.active is None else None)
         step = s.current_edit
         w.canvas.set_mask(s.masks.get("blend") if self._painting_blend() else s.masks.get(step.mask) if step and step.mask else None)
         if s.blend is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import qtawesome as qta
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget
 
 from stylepaint.edits import EditStep
 
@@ -44,9 +44,13 @@ class EditStack(QWidget):
             self.buttons[key] = b
             if key == "delete":
                 row.addStretch(1)
+        self.draft = QLabel()
+        self.draft.setWordWrap(True)
+        self.draft.setStyleSheet("color: palette(placeholder-text);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
+        layout.addWidget(self.draft)
         layout.addLayout(row)
 
         self.buttons["new"].clicked.connect(self._deselect)
@@ -78,6 +82,15 @@ class EditStack(QWidget):
         self.list.setCurrentRow(active if active is not None else -1)
         self._updating = False
         self._sync_buttons()
+
+    def set_draft(self, step: EditStep | None) -> None:
+        """Show the prompt panel's edit that is applied but not kept yet."""
+        if step is None:
+            self.draft.setText("Type a prompt to try an edit; Add edit (Ctrl+Enter) keeps it here."
+                               if not self._steps else "")
+        else:
+            self.draft.setText(f"Trying “{step.prompt}” (α {step.alpha:+.1f}): Add edit (Ctrl+Enter) keeps it.")
+        self.draft.setVisible(bool(self.draft.text()))
 
     @staticmethod
     def _text(step: EditStep) -> str:

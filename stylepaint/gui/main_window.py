@@ -306,9 +306,9 @@ class MainWindow(QMainWindow):
     def no_model(self, message: str, embedded: bool) -> None:
         if embedded:
             detail = ("The embedded default model is not installed. Open a StyleGAN2 checkpoint "
-                      "(.pkl, .pt, .safetensors) or download one from Models….")
+                      "(.pkl, .pt, .safetensors), or get a published one with Models…")
         else:
-            detail = f"{message}\nOpen another checkpoint or pick one in Models…."
+            detail = f"{message}\nOpen another checkpoint, or pick one with Models…"
         self.empty.no_model(detail)
         self.stack.setCurrentWidget(self.empty)
         self.face_panel.set_model_name("No model")
