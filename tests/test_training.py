@@ -395,3 +395,10 @@ def test_mixed_precision_steps_and_resume(tmp_path, precision):
         assert state["scalers"]["D"]["scale"] > 0
     events = run_to_end(tmp_path, images, total_kimg=0.02, precision=precision, resume=True)
     assert events[-1]["step"] == 5
+
+
+def test_path_length_regularisation_runs_when_switched_on(tmp_path):
+    events = run_to_end(tmp_path, disc_images(n=32), total_kimg=0.02, pl_weight=2.0)
+    pl = [e["pl"] for e in events if e["message"] in ("training", "checkpoint") and "pl" in e]
+    assert len(pl) == 2 and all(np.isfinite(pl))            # steps 0 and 4 (every pl_interval = 4)
+    assert ckpt.read_state(tmp_path)["config"]["training"]["pl_weight"] == 2.0
