@@ -19,13 +19,15 @@ TRAINING_DEFAULTS = dict(
     r1_gamma=None,            # None: the StyleGAN2-ADA heuristic 0.0002 * R^2 / batch
     r1_interval=16,           # lazy R1 every this many D steps
     pl_weight=0.0,            # path-length regularisation (off)
-    pl_interval=4,
+    pl_interval=4,            # path-length term every this many G steps
+    pl_batch_shrink=2,        # its minibatch is batch // pl_batch_shrink
     style_mixing_prob=0.9,    # share of G steps that mix two latents at a random cut
     ema_kimg=10.0,            # EMA half-life of G_ema in thousands of images
     ema_rampup=0.05,          # EMA half-life is at most this fraction of images seen so far
     mbstd_group_size=4,       # D's minibatch-stddev group
-    total_kimg=5000,          # training length
+    total_kimg=3000,          # training length
     snap_kimg=50,             # checkpoint interval
+    seed=0,                   # initial weights, latents, minibatch order, noise
 )
 
 PRESETS: dict[str, dict] = {
@@ -39,7 +41,7 @@ PRESETS: dict[str, dict] = {
     "default": dict(
         generator=dict(z_dim=128, w_dim=128, img_resolution=128, mapping_layers=4,
                        channel_base=2048, channel_max=128),
-        training=dict(batch=32, total_kimg=5000, snap_kimg=50),
+        training=dict(batch=32, total_kimg=3000, snap_kimg=50),
     ),
 }
 

@@ -100,7 +100,7 @@ def mixed_ws(G: Generator, z: torch.Tensor, z2: torch.Tensor, cutoff: int) -> to
 
 
 class _Run:
-    """Everything one training run holds; `state()`/`load()` give and take its checkpoint."""
+    """Everything one training run holds; `tensors_and_state()`/`load()` give and take its checkpoint."""
 
     def __init__(self, config: dict, device: torch.device, precision: str):
         self.config, self.device, self.precision = config, device, precision
@@ -198,7 +198,7 @@ class _Run:
 
         # G: lazy path-length regularisation (off unless pl_weight > 0)
         if self.loss.pl_weight > 0 and self.step % self.loss.pl_interval == 0:
-            pl_batch = max(batch // t.get("pl_batch_shrink", 2), 1)
+            pl_batch = max(batch // t["pl_batch_shrink"], 1)
             z, z2, cut = self.draw(pl_batch)
             with self.autocast():
                 ws = mixed_ws(G, z, z2, cut)
@@ -267,8 +267,10 @@ def build_config(preset: str | dict = "default", **overrides) -> dict:
         base.update(config["training"])
         config["training"] = base
     t = config["training"]
+    unknown = sorted(set(overrides) - set(t))
+    if unknown:
+        raise InputError(f"unknown training settings: {', '.join(unknown)}")
     t.update({k: v for k, v in overrides.items() if v is not None})
-    t.setdefault("seed", 0)
     t["betas"] = list(t["betas"])
     if t.get("r1_gamma") is None:
         t["r1_gamma"] = auto_r1_gamma(config["generator"]["img_resolution"], t["batch"])
@@ -291,7 +293,7 @@ def _write_outputs(run: _Run, run_dir: Path, max_shard_bytes: int, samples: bool
 
 def train(
     run_dir: str | Path,                 # folder for checkpoint, G_ema.safetensors, samples.png, log.jsonl
-    images: np.ndarray | None = None,    # uint8 [N, R, R, 3] training images (required)
+    images: np.ndarray,                  # uint8 [N, R, R, 3] training images
     preset: str | dict = "default",      # preset name or dict (ignored when resuming: the checkpoint's config rules)
     resume: bool = False,                # continue from run_dir's checkpoint
     total_kimg: float | None = None,     # training length (overrides the preset / checkpoint)
@@ -337,8 +339,6 @@ def train(
     if state is not None:
         run.load(tensors, state)
         run.chunks += 1
-    if images is None:
-        raise InputError("no training images given")
     data = ImageBatches(images, t["batch"], int(t["seed"]), dev)
     if data.resolution != config["generator"]["img_resolution"]:
         raise InputError(f"training images are {data.resolution} px but the generator makes "
