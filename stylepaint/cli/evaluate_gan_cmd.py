@@ -43,8 +43,13 @@ def run(args) -> int:
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     oracle = None
     if args.oracle:
+        from pathlib import Path
+
+        from stylepaint.errors import CheckpointError
         from stylepaint.portraits.oracle import load_oracle
 
+        if not Path(args.oracle).is_file():
+            raise CheckpointError(args.oracle, "no such oracle file")
         oracle = load_oracle(args.oracle, device=args.device)
     report = None
     job = evaluate_gan(args.model, count=args.count, batch=args.batch, device=args.device, oracle=oracle,
