@@ -119,9 +119,13 @@ def test_favorite_from_context_menu_survives_a_restart(make_window):
     action = next(a for a in menu.actions() if a.text() == "Add to favorites")
     action.trigger()
     assert len(w.favorites_dock.ids()) == 1
+    w.resize(760, 560)
+    w.docks["blend"].hide()
     w.close()
     fresh = make_window()
     assert fresh.favorites_dock.names() == w.favorites_dock.names()
+    assert (fresh.width(), fresh.height()) == (760, 560)          # the layout is remembered
+    assert fresh.docks["blend"].isHidden() and not fresh.docks["stack"].isHidden()
     fresh.controller.on_seed(99)                    # somewhere else, then restore
     fresh.actions.restore_favorite(fresh.favorites_dock.ids()[0])
     assert np.array_equal(image_of(fresh), kept)

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QMenu, QWidget
 from stylepaint.gui import masks as maskgen
 
 TOOLS = ("view", "brush", "eraser")
+MASK_SIZE = 256
 _HEAT_STOPS = np.array([[0, 0, 0, 0], [40, 0, 120, 90], [200, 30, 80, 170], [255, 160, 0, 210], [255, 255, 160, 240]], np.float32)
 
 
@@ -266,14 +267,18 @@ class Canvas(QWidget):
 
     # strokes (also driven directly by tests)
     def begin_stroke(self, xy: tuple[float, float]) -> None:
-        size = self.logical_size or (self.image.shape[0] if self.image is not None else 256)
+        """Start painting at image pixel ``xy``. Masks are kept at most MASK_SIZE square (the
+        renderer resizes them per block), so a long undo history of strokes stays small."""
+        size = min(self.logical_size or (self.image.shape[0] if self.image is not None else MASK_SIZE), MASK_SIZE)
         if self.mask is None or self.mask.shape != (size, size):
             self.mask = np.zeros((size, size), np.float32)
         self.continue_stroke(xy, xy)
 
     def continue_stroke(self, a: tuple[float, float], b: tuple[float, float]) -> None:
+        k = self.mask.shape[1] / max(self.logical_size or self.mask.shape[1], 1)
         radius = self.brush_radius * self.mask.shape[1]
-        maskgen.stroke(self.mask, a, b, radius, 1.0 if self.tool == "brush" else 0.0)
+        maskgen.stroke(self.mask, (a[0] * k, a[1] * k), (b[0] * k, b[1] * k), radius,
+                       1.0 if self.tool == "brush" else 0.0)
         self._mask_img = to_qimage(mask_rgba(self.mask))
         self.update()
 
