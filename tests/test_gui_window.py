@@ -73,9 +73,14 @@ def test_window_starts_on_a_model(make_window):
     assert not w.message_bar.text()
 
 
-def test_prompt_and_alpha_deliver_a_new_image(make_window):
+def test_prompt_and_alpha_deliver_a_new_image(make_window, qtbot):
     w = make_window()
     plain = image_of(w)
+    w.show()
+    w.prompt_panel.target.lineEdit().setFocus()
+    qtbot.keyClicks(w.prompt_panel.target.lineEdit(), "curly hair")   # letters that are also shortcuts
+    assert w.prompt_panel.target.currentText() == "curly hair"
+    assert w.controller.state.seed == 0 and w.canvas.tool == "view" and not w.canvas.show_heatmap
     set_prompt(w, "curly hair")
     assert diff(image_of(w), plain) == 0            # α = 0: same picture, channel count shown
     set_prompt(w, "curly hair", alpha=5)

@@ -103,6 +103,17 @@ class Actions:
         self.store.export(fav_id, path)
         self.w.show_message(f"Exported the favorite to {path}.", "info")
 
+    def import_favorite(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self.w, "Import favorite", "", "Favorite bundles (*.zip)")
+        if path:
+            self.import_favorite_from(path)
+
+    @reported
+    def import_favorite_from(self, path) -> None:
+        fav = self.store.import_bundle(path)
+        self.reload_favorites()
+        self.w.show_message(f"Imported “{fav.name}”.", "info")
+
     # -- morph and blend -------------------------------------------------------------------------
     @reported
     def set_morph(self, settings: dict | None, final: bool = True) -> None:

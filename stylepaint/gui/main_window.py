@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         self.action_open_photo = self._action("Open &photo…", "mdi6.image-search-outline", a.open_photo, "Ctrl+Shift+O")
         self.action_save_recipe = self._action("Save &recipe…", None, a.save_recipe)
         self.action_apply_recipe = self._action("&Apply recipe…", None, a.apply_recipe)
+        self.action_import_favorite = self._action("&Import favorite…", None, a.import_favorite)
         self.action_quit = self._action("&Quit", "mdi6.exit-to-app", self.close, "Ctrl+Q")
         self.action_favorite = canvas.action_favorite
         self.action_favorite.setIcon(qta.icon("mdi6.heart-plus-outline"))
@@ -198,7 +199,8 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         m = bar.addMenu("&File")
         for act in (self.action_open_photo, self.action_open_latent, None, self.action_export, self.action_copy,
-                    self.action_save_latent, None, self.action_save_recipe, self.action_apply_recipe, None, self.action_quit):
+                    self.action_save_latent, None, self.action_save_recipe, self.action_apply_recipe, self.action_import_favorite, None,
+                    self.action_quit):
             m.addSeparator() if act is None else m.addAction(act)
         m = bar.addMenu("&Edit")
         for act in (self.action_undo, self.action_redo, None, self.action_favorite, self.action_random, None,
