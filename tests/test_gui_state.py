@@ -126,3 +126,27 @@ def test_latent_round_trip_and_bad_files(tmp_path):
     np.savez(tmp_path / "other.npz", x=np.zeros(3))
     with pytest.raises(InputError, match="no 'ws'"):
         export.load_latent(tmp_path / "other.npz")
+
+
+def test_edit_stack_widget_reorders_renames_and_toggles(qtbot):
+    from PySide6.QtCore import QModelIndex, Qt
+
+    from stylepaint.gui.edit_stack import EditStack
+
+    stack = EditStack()
+    qtbot.addWidget(stack)
+    steps = [EditStep("curly hair", alpha=2), EditStep("smile", alpha=1), EditStep("old", alpha=3)]
+    stack.set_steps(steps, 0)
+    got = []
+    stack.steps_changed.connect(lambda s, active: got.append(([x.prompt for x in s], active)))
+    stack.list.model().moveRow(QModelIndex(), 0, QModelIndex(), 3)        # drag the first to the end
+    assert got[-1][0] == ["smile", "old", "curly hair"]
+    stack.set_steps(steps, 1)
+    stack.buttons["up"].click()
+    assert got[-1] == (["smile", "curly hair", "old"], 0)
+    stack.list.item(2).setText("wrinkles")
+    assert got[-1][0] == ["curly hair", "smile", "old"]
+    stack.list.item(0).setCheckState(Qt.CheckState.Unchecked)
+    stack.set_steps(steps, 1)
+    stack.delete_selected()
+    assert got[-1] == (["curly hair", "old"], None)
