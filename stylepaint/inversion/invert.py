@@ -149,13 +149,14 @@ def invert(
             frac = i / max(1, steps)
             for group in opt.param_groups:  # cosine ramp-down, short ramp-up
                 group["lr"] = lr * min(1.0, (i + 1) / 10) * (0.5 + 0.5 * math.cos(math.pi * frac))
-            ws = w[:, None].expand(1, G.num_ws, G.w_dim) if stage == "w" else w
-            img = synth(ws)
-            rec = loss_fn(img, tgt)
-            total_loss = rec + reg_weight * reg(ws[:, :1] if stage == "w" else ws)
-            opt.zero_grad(set_to_none=True)
-            total_loss.backward()
-            opt.step()
+            with torch.enable_grad():  # per step, never across a yield: the caller's mode is its own
+                ws = w[:, None].expand(1, G.num_ws, G.w_dim) if stage == "w" else w
+                img = synth(ws)
+                rec = loss_fn(img, tgt)
+                total_loss = rec + reg_weight * reg(ws[:, :1] if stage == "w" else ws)
+                opt.zero_grad(set_to_none=True)
+                total_loss.backward()
+                opt.step()
             value = float(rec.detach())
             losses.append(value)
             done += 1
@@ -177,11 +178,12 @@ def invert(
             p.requires_grad_(True)
         opt = torch.optim.Adam(params, lr=pti_lr)
         for i in range(pti_steps):
-            img = synth(ws_final, tuned)
-            rec = loss_fn(img, tgt)
-            opt.zero_grad(set_to_none=True)
-            rec.backward()
-            opt.step()
+            with torch.enable_grad():
+                img = synth(ws_final, tuned)
+                rec = loss_fn(img, tgt)
+                opt.zero_grad(set_to_none=True)
+                rec.backward()
+                opt.step()
             value = float(rec.detach())
             losses.append(value)
             done += 1
