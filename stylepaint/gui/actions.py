@@ -26,6 +26,7 @@ from stylepaint.gui.canvas import to_qimage
 from stylepaint.gui.state import EditorState
 
 CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
+CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
 
 
@@ -271,6 +272,18 @@ class Actions:
         if not Path(path).is_file():
             raise InputError(f"{path}: no such file")
         self.c.on_model(str(path))
+
+    def open_path(self, path: str) -> None:
+        """A dropped file: a checkpoint, a latent, a recipe, or else a photo."""
+        suffix = Path(path).suffix.lower()
+        if suffix in CHECKPOINT_SUFFIXES:
+            self.open_checkpoint_from(path)
+        elif suffix == ".npz":
+            self.open_latent_from(path)
+        elif suffix == ".json":
+            self.apply_recipe_from(path)
+        else:
+            self.open_photo_from(path)
 
     def open_photo(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self.w, "Open photo", "", IMAGE_FILTER)

@@ -3,15 +3,12 @@ every action to the controller (state, rendering) or to ``Actions`` (files)."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
-import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QByteArray, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
 from PySide6.QtWidgets import (
-    QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QToolBar, QVBoxLayout, QWidget,
+    QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from stylepaint.errors import StylepaintError
@@ -25,15 +22,14 @@ from stylepaint.gui.empty_state import EmptyState
 from stylepaint.gui.face_panel import FacePanel, ModelMenu
 from stylepaint.gui.favorites_dock import FavoritesDock
 from stylepaint.gui.job_bar import JobBar
+from stylepaint.gui.jobs import Jobs
+from stylepaint.gui.menus import build_actions
 from stylepaint.gui.message_bar import MessageBar
 from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
 from stylepaint.gui.state import EditorState
-from stylepaint.gui.worker import RenderWorker, build_directions_job
-
-_CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}
-
+from stylepaint.gui.worker import RenderWorker
 
 def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
     dock = QDockWidget(title, parent)
@@ -60,8 +56,6 @@ class MainWindow(QMainWindow):
         self.worker = worker or RenderWorker()
         self._own_worker = worker is None
         self.store = store or FavoritesStore()
-        self._jobs: dict[int, str] = {}
-        self.directions_job: int | None = None
 
         # widgets
         self.model_menu = ModelMenu(self)
@@ -133,7 +127,8 @@ class MainWindow(QMainWindow):
             model=model, clip=clip or self.settings["clip"],
             seed=self.settings["seed"], truncation=self.settings["truncation"]))
         self.actions = Actions(self, self.controller, self.store)
-        self._build_actions()
+        self.jobs = Jobs(self, self.worker, self.job_bar)
+        build_actions(self)
         self._connect()
         self.model_menu.set_recent(self.settings["recent_models"])
         self.actions.reload_favorites()
@@ -143,89 +138,6 @@ class MainWindow(QMainWindow):
         self.controller.render()
 
     # -- assembly ----------------------------------------------------------------------------------
-    def _action(self, text, icon, slot, shortcut=None, checkable=False, tip=None) -> QAction:
-        action = QAction(qta.icon(icon) if icon else QIcon(), text, self)
-        if shortcut:
-            action.setShortcuts([QKeySequence(s) for s in ([shortcut] if isinstance(shortcut, str) else shortcut)])
-        action.setCheckable(checkable)
-        if tip or shortcut:
-            keys = shortcut if isinstance(shortcut, str) else (shortcut or [""])[0]
-            action.setToolTip(f"{tip or text.replace('…', '').replace('&', '')}" + (f" ({keys})" if keys else ""))
-        action.triggered.connect(slot)
-        self.addAction(action)
-        return action
-
-    def _build_actions(self) -> None:
-        a, c, canvas = self.actions, self.controller, self.canvas
-        self.action_undo = self._action("&Undo", "mdi6.undo", c.undo, "Ctrl+Z")
-        self.action_redo = self._action("&Redo", "mdi6.redo", c.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-        self.action_export = self._action("&Export PNG…", "mdi6.export", a.export_png, "Ctrl+E")
-        self.action_copy = self._action("&Copy picture", "mdi6.content-copy", a.copy_image, "Ctrl+Shift+C")
-        self.action_save_latent = self._action("Save &latent…", "mdi6.content-save-outline", a.save_latent, "Ctrl+Shift+S")
-        self.action_open_latent = self._action("Open l&atent…", "mdi6.file-upload-outline", a.open_latent, "Ctrl+L")
-        self.action_open_photo = self._action("Open &photo…", "mdi6.image-search-outline", a.open_photo, "Ctrl+Shift+O")
-        self.action_save_recipe = self._action("Save &recipe…", None, a.save_recipe)
-        self.action_apply_recipe = self._action("&Apply recipe…", None, a.apply_recipe)
-        self.action_import_favorite = self._action("&Import favorite…", None, a.import_favorite)
-        self.action_quit = self._action("&Quit", "mdi6.exit-to-app", self.close, "Ctrl+Q")
-        self.action_favorite = canvas.action_favorite
-        self.action_favorite.setIcon(qta.icon("mdi6.heart-plus-outline"))
-        self.addAction(self.action_favorite)
-        self.action_fit = self._action("&Fit", "mdi6.fit-to-screen-outline", canvas.fit, "Ctrl+0")
-        self.action_actual = self._action("&100%", "mdi6.magnify-expand", canvas.actual_size, "Ctrl+1")
-        self.action_zoom_in = self._action("Zoom &in", "mdi6.magnify-plus-outline", lambda: canvas.zoom(1.25), ["Ctrl+=", "Ctrl++"])
-        self.action_zoom_out = self._action("Zoom &out", "mdi6.magnify-minus-outline", lambda: canvas.zoom(0.8), "Ctrl+-")
-        self.action_before = self._action("&Before / after", "mdi6.compare-horizontal", self._toggle_before, "\\", True,
-                                          "Show the picture before the edits")
-        self.action_split = self._action("&Split view", "mdi6.arrow-split-vertical", self._toggle_split, "Ctrl+\\", True,
-                                         "Before on the left, after on the right; drag the line")
-        self.action_heat = self._action("&Heat map", "mdi6.fire", self._toggle_heat, "H", True, "Show what changed")
-        tools = QActionGroup(self)
-        self.action_tools = {}
-        for tool, icon, key, text in (("view", "mdi6.cursor-default-outline", "V", "Pan and zoom"),
-                                      ("brush", "mdi6.brush", "B", "Brush: paint where the edit applies"),
-                                      ("eraser", "mdi6.eraser", "E", "Eraser")):
-            act = self._action(text, icon, lambda _=False, t=tool: canvas.set_tool(t), key, True)
-            tools.addAction(act)
-            self.action_tools[tool] = act
-        self.action_tools["view"].setChecked(True)
-        self.action_clear_mask = self._action("Clear region", "mdi6.selection-off", c.clear_mask, None, False,
-                                              "Remove the painted region of the selected edit")
-        self.action_cancel = self._action("Cancel job", None, self._cancel_job, "Esc")
-        self.action_random = self._action("&Random face", "mdi6.dice-5-outline", c.on_random)
-        canvas.extra_actions = [self.action_copy, self.action_export, None, self.action_fit, self.action_actual]
-        self.model_menu.action_models.setEnabled(importlib.util.find_spec("stylepaint.gui.models_dialog") is not None)
-
-        bar = self.menuBar()
-        m = bar.addMenu("&File")
-        for act in (self.action_open_photo, self.action_open_latent, None, self.action_export, self.action_copy,
-                    self.action_save_latent, None, self.action_save_recipe, self.action_apply_recipe, self.action_import_favorite, None,
-                    self.action_quit):
-            m.addSeparator() if act is None else m.addAction(act)
-        m = bar.addMenu("&Edit")
-        for act in (self.action_undo, self.action_redo, None, self.action_favorite, self.action_random, None,
-                    self.action_tools["view"], self.action_tools["brush"], self.action_tools["eraser"], self.action_clear_mask):
-            m.addSeparator() if act is None else m.addAction(act)
-        m = bar.addMenu("&View")
-        for act in (self.action_fit, self.action_actual, self.action_zoom_in, self.action_zoom_out, None,
-                    self.action_before, self.action_split, self.action_heat, None):
-            m.addSeparator() if act is None else m.addAction(act)
-        for dock in self.docks.values():
-            m.addAction(dock.toggleViewAction())
-        bar.addMenu(self.model_menu)
-        m = bar.addMenu("&Help")
-        m.addAction("&About stylepaint", self._about)
-
-        tb = QToolBar("Tools")
-        tb.setObjectName("mainToolbar")
-        tb.setMovable(False)
-        for act in (self.action_undo, self.action_redo, None, self.action_random, None, self.action_tools["view"],
-                    self.action_tools["brush"], self.action_tools["eraser"], self.action_clear_mask, None,
-                    self.action_before, self.action_split, self.action_heat, None, self.action_fit, self.action_zoom_in,
-                    self.action_zoom_out, None, self.action_favorite, self.action_export):
-            tb.addSeparator() if act is None else tb.addAction(act)
-        self.addToolBar(tb)
-
     def _connect(self) -> None:
         c, a = self.controller, self.actions
         self.prompt_panel.edit_changed.connect(c.on_edit)
@@ -255,10 +167,6 @@ class MainWindow(QMainWindow):
         self.blend_panel.blend_changed.connect(a.set_blend)
         self.blend_panel.snapshot_requested.connect(a.snapshot_for_blend)
         self.morph_panel.morph_changed.connect(a.set_morph)
-        self.worker.job_progress.connect(self._job_progress)
-        self.worker.job_finished.connect(self._job_finished)
-        self.worker.job_failed.connect(self._job_failed)
-        self.job_bar.cancel_requested.connect(self.worker.cancel_job)
 
     # -- view helpers used by the controller and actions ------------------------------------------
     def show_message(self, text: str, level: str = "error", action: tuple | None = None) -> None:
@@ -321,55 +229,14 @@ class MainWindow(QMainWindow):
         self.docks[name].raise_()
 
     def run_job(self, fn, message: str, *args, on_done=None, **kwargs) -> int:
-        """Start a long job on the worker with progress and cancel in the status bar;
-        ``on_done(value)`` runs when it finishes (failures are shown as messages)."""
-        job_id = self.worker.new_job_id()
-        self._jobs[job_id] = (message, on_done)
-        self.job_bar.start(job_id, message)
-        self.worker.run_job_as(job_id, fn, args, kwargs)
-        return job_id
+        return self.jobs.run(fn, message, *args, on_done=on_done, **kwargs)
 
     def build_directions(self) -> None:
-        if self.directions_job is not None:
-            return
-        s = self.controller.state
-        self.directions_job = self.run_job(build_directions_job, "Building text directions", s.model, s.clip,
-                                           self.settings["device"], on_done=self._directions_built)
+        self.jobs.build_directions()
 
-    def _job_progress(self, job_id: int, info: dict) -> None:
-        self.job_bar.progress(job_id, info)
-        if job_id in self.actions.photo_jobs and isinstance(info.get("preview"), np.ndarray):
-            self.canvas.set_image(info["preview"])        # the inversion converging, live
-        if job_id == self.directions_job and info.get("partial"):
-            self.controller.render(force=True)        # edits now work on the finished layers
-
-    def _directions_built(self, value) -> None:
-        self.directions_job = None
-        self.show_message("Text directions are built.", "info")
-        self.controller.render(force=True)
-
-    def _job_finished(self, job_id: int, value) -> None:
-        message, on_done = self._jobs.pop(job_id, (None, None))
-        self.job_bar.finish(job_id)
-        self.actions.photo_jobs.pop(job_id, None)
-        if on_done is not None:
-            on_done(value)
-
-    def _job_failed(self, job_id: int, message: str) -> None:
-        self._jobs.pop(job_id, None)
-        self.job_bar.finish(job_id)
-        if job_id == self.directions_job:
-            self.directions_job = None
-            self.controller.render(force=True)
-        self.actions.photo_jobs.pop(job_id, None)
-        if message == "cancelled":
-            self.statusBar().showMessage("Cancelled.", 4000)
-        else:
-            self.show_message(message)
-
-    def _cancel_job(self) -> None:
-        if self.job_bar.job_id is not None:
-            self.worker.cancel_job(self.job_bar.job_id)
+    @property
+    def directions_job(self) -> int | None:
+        return self.jobs.directions_job
 
     def _toggle_before(self, on: bool) -> None:
         self.action_split.setChecked(False)
@@ -413,18 +280,7 @@ class MainWindow(QMainWindow):
 
     def dropEvent(self, event):
         for url in event.mimeData().urls()[:1]:
-            self.open_path(url.toLocalFile())
-
-    def open_path(self, path: str) -> None:
-        suffix = Path(path).suffix.lower()
-        if suffix in _CHECKPOINT_SUFFIXES:
-            self.actions.open_checkpoint_from(path)
-        elif suffix == ".npz":
-            self.actions.open_latent_from(path)
-        elif suffix == ".json":
-            self.actions.apply_recipe_from(path)
-        else:
-            self.actions.open_photo_from(path)
+            self.actions.open_path(url.toLocalFile())
 
     # -- layout memory -----------------------------------------------------------------------------
     def _restore_layout(self) -> None:
