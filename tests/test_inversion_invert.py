@@ -111,6 +111,17 @@ def test_photo_pipeline_end_to_end(tiny_model_file, tiny_clip_spec, tmp_path):
     assert np.array_equal(data["ws"], out.inversion.ws)
     assert np.allclose(data["alignment"].matrix, out.inversion.alignment.matrix)
     assert data["meta"]["photo_size"] == [512, 512]
+    # the latent file edits the photo again without inverting again
+    from stylepaint.inversion.pipeline import inversion_from_latent, paste_edit
+
+    again = inversion_from_latent(PHOTOS / "astronaut.png", path)
+    assert np.array_equal(again.ws, out.inversion.ws)
+    redo = paste_edit(again, [EditStep("smiling", alpha=8.0, beta=0.0)], renderer=renderer, clip=tiny_clip_spec)
+    assert np.array_equal(redo.image, out.image)
+    from stylepaint.errors import InputError
+
+    with pytest.raises(InputError, match="latent was made for a 512x512 photo"):
+        inversion_from_latent(PHOTOS / "coffee.png", path)
     # cancelling the photo job stops it
     job = invert_photo(PHOTOS / "astronaut.png", model=tiny_model_file, iterations=(50, 50))
     next(job)

@@ -105,6 +105,26 @@ def load_latent(path) -> dict:
         raise InputError(f"{path}: not a stylepaint latent file ({exc}).") from None
 
 
+def inversion_from_latent(photo, latent) -> PhotoInversion:
+    """Rebuild a ``PhotoInversion`` from a photo and the latent file ``invert`` wrote for it,
+    so a photo is edited again without inverting again."""
+    from stylepaint.inversion.faces import Face
+
+    photo = load_photo(photo)
+    data = load_latent(latent) if not isinstance(latent, dict) else latent
+    meta, alignment = data["meta"], data["alignment"]
+    if tuple(alignment.photo_size) != photo.size:
+        raise InputError(f"{photo.name}: the latent was made for a {alignment.photo_size[0]}x{alignment.photo_size[1]} "
+                         f"photo, this one is {photo.size[0]}x{photo.size[1]}.")
+    f = meta["face"]
+    face = Face(tuple(f["box"]), f["score"], tuple(f["left_eye"]), tuple(f["right_eye"]),
+                None if f.get("mouth") is None else tuple(f["mouth"]), f.get("detector", ""))
+    found = FoundFace(photo, [face], 0, AlignedFace(data["crop"], alignment, face))
+    inv = Inversion(np.asarray(data["ws"], np.float32), data["reconstruction"], float(meta.get("loss", 0.0)),
+                    float(meta.get("psnr", 0.0)), float(meta.get("seconds", 0.0)), [])
+    return PhotoInversion(photo, found, inv, meta.get("model"), meta.get("model_id", ""))
+
+
 def find_face(photo, *, spec: AlignSpec, size: int, face_index: int | None = None, domain: str | None = None) -> FoundFace:
     """Load (if needed), detect on a downscaled copy, pick a face and align it on the full photo."""
     photo = load_photo(photo)
