@@ -87,6 +87,19 @@ def test_loss_choice():
         assert float(loss(a, a.flip(-1))) > 0
 
 
+def test_oracle_feature_loss_drives_inversion(tiny_generator, own_sample, tmp_path):
+    from stylepaint.inversion.losses import oracle_loss
+    from stylepaint.portraits.oracle import OracleNet, save_oracle
+
+    torch.manual_seed(0)
+    net = OracleNet({"hair_color": ["red", "black"], "eyewear": ["none", "glasses"]}, image_size=16, widths=(8, 16))
+    save_oracle(net.eval(), tmp_path / "oracle.safetensors")
+    loss = oracle_loss("cpu", tmp_path / "oracle.safetensors")
+    assert loss.name == "oracle" and len(loss.stages) == 2
+    result = run(invert(tiny_generator, own_sample[1], steps_w=8, steps_wplus=8, loss=loss, init_candidates=1))
+    assert result.losses[-1] < result.losses[0]
+
+
 def test_photo_pipeline_end_to_end(tiny_model_file, tiny_clip_spec, tmp_path):
     from stylepaint.engine.render import Renderer
     from stylepaint.inversion.pasteback import pasted_region

@@ -63,8 +63,22 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+_W_STATS: dict = {}
+
+
 def _w_stats(G, n: int = 2000, seed: int = 0) -> tuple[torch.Tensor, float]:
-    """The average latent and the latents' RMS spread around it (scale for the regulariser)."""
+    """The average latent and the latents' RMS spread around it (scale for the regulariser),
+    cached per model id and device (untrained generators share an id, so they are not cached)."""
+    key = (getattr(G, "model_id", None), str(G.device), n, seed)
+    if key[0] in (None, "untrained") or key not in _W_STATS:
+        value = _compute_w_stats(G, n, seed)
+        if key[0] in (None, "untrained"):
+            return value
+        _W_STATS[key] = value
+    return _W_STATS[key]
+
+
+def _compute_w_stats(G, n: int, seed: int) -> tuple[torch.Tensor, float]:
     gen = torch.Generator(device="cpu").manual_seed(seed)
     z = torch.randn(n, G.z_dim, generator=gen).to(G.device)
     with torch.no_grad():

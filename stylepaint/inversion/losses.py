@@ -71,11 +71,11 @@ class FeatureLoss:
         return self.weight * perceptual + self.pixel_weight * self.pixel(image, target)
 
 
-def oracle_loss(device="cpu") -> FeatureLoss:
+def oracle_loss(device="cpu", path=None) -> FeatureLoss:
     """The portrait oracle's conv stages as the perceptual network (raises CheckpointError without it)."""
     from stylepaint.portraits.oracle import load_oracle
 
-    oracle = load_oracle(device=str(device))
+    oracle = load_oracle(path, device=str(device))
     net = oracle.net.eval()
     for p in net.parameters():
         p.requires_grad_(False)
