@@ -98,6 +98,10 @@ class Canvas(QWidget):
         self.update()
 
     def set_mask(self, mask: np.ndarray | None) -> None:
+        if mask is None and self.mask is None:
+            return
+        if mask is not None and self.mask is not None and mask.shape == self.mask.shape and np.array_equal(mask, self.mask):
+            return
         self.mask = None if mask is None else np.array(mask, np.float32)
         self._mask_img = None if self.mask is None else to_qimage(mask_rgba(self.mask))
         self.update()

@@ -66,6 +66,8 @@ class EditStack(QWidget):
 
     # -- state -> widget ---------------------------------------------------------------------
     def set_steps(self, steps, active: int | None) -> None:
+        if list(steps) == self._steps and active == self.active() and self.list.count() == len(self._steps):
+            return                                   # unchanged (a slider drag): keep the items
         self._updating = True
         self._steps = list(steps)
         self.list.clear()

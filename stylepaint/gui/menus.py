@@ -70,6 +70,17 @@ def build_actions(w) -> None:
                 w.action_save_latent, None, w.action_save_recipe, w.action_apply_recipe, w.action_import_favorite, None,
                 w.action_quit):
         m.addSeparator() if act is None else m.addAction(act)
+    sizes = m.addMenu("Export si&ze")
+    group = QActionGroup(w)
+    w.action_export_scale = {}
+    for scale in (1, 2, 4):
+        act = sizes.addAction(f"{scale}× (Lanczos)" if scale > 1 else "1× (full resolution)")
+        act.setCheckable(True)
+        act.setChecked(w.settings["export_scale"] == scale)
+        act.triggered.connect(lambda _=False, k=scale: w.settings.__setitem__("export_scale", k))
+        group.addAction(act)
+        w.action_export_scale[scale] = act
+    m.insertMenu(w.action_copy, sizes)
     m = bar.addMenu("&Edit")
     for act in (w.action_undo, w.action_redo, None, w.action_favorite, w.action_random, None,
                 w.action_tools["view"], w.action_tools["brush"], w.action_tools["eraser"], w.action_clear_mask):
