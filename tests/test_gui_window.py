@@ -202,7 +202,7 @@ def test_undo_restores_the_previous_image_exactly(make_window):
     assert np.array_equal(image_of(w), after)
 
 
-def test_bad_inputs_show_a_message_and_the_window_lives(make_window, tmp_path, monkeypatch):
+def test_bad_inputs_show_a_message_and_the_window_lives(make_window, fixture_dir, tmp_path, monkeypatch):
     w = make_window()
     shown = image_of(w)
     # empty prompt with α moved
@@ -229,6 +229,9 @@ def test_bad_inputs_show_a_message_and_the_window_lives(make_window, tmp_path, m
     (tmp_path / "photo.jpg").write_text("not really a photo")
     w.actions.open_photo_from(tmp_path / "photo.jpg")
     assert "not an image" in w.message_bar.text()
+    # a photo without a face (the inversion job fails as a value; the window says why)
+    w.actions.open_photo_from(fixture_dir.parent / "photos" / "chelsea.png")
+    assert "no face" in w.message_bar.text() and w.job_bar.isHidden()
     # an unwritable export folder
     (tmp_path / "file").write_text("x")
     w.actions.export_png_to(tmp_path / "file" / "out.png")
