@@ -272,3 +272,20 @@ def test_editor_refuses_directions_from_another_clip(full, tmp_path):
     path.write_text(json.dumps(other))
     with pytest.raises(InputError, match="dimensions"):
         Editor(full, build_clip(preflight(f"{path}:random")), 16)
+
+
+def test_open_editor_says_not_built_yet_then_uses_any_finished_build(tmp_path, monkeypatch, tiny_g, clip, full):
+    from stylepaint.directions import open_editor
+    from stylepaint.directions.cache import save_atomic
+    from stylepaint.errors import StylepaintError
+
+    monkeypatch.setenv("STYLEPAINT_HOME", str(tmp_path))
+    with pytest.raises(StylepaintError, match="not built yet"):
+        open_editor(tiny_g, clip)
+    assert cache_files(tmp_path) == []
+    # a finished build with a non-default recipe (what `directions build --images 3` writes) is found
+    key = cache_key(tiny_g, clip, PARAMS)
+    assert full.meta["key"] == key
+    save_atomic(full, cache_paths(key)[0])
+    editor = open_editor(tiny_g, clip)
+    assert torch.equal(editor.relevance.R, full.R)

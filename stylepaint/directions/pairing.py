@@ -51,8 +51,8 @@ def shipped_directions(G, clip, params):
     return load(path, cache_key(G, clip, params)) if path.is_file() else None
 
 
-def open_editor(G, clip: str | None = None, params=None, build_missing: bool = False, progress=None):
-    """An Editor for ``G`` and a CLIP spec (None = the model's pairing) from built directions.
+def open_editor(G, clip=None, params=None, build_missing: bool = False, progress=None):
+    """An Editor for ``G`` and a CLIP (a spec, None = the model's pairing, or a loaded ClipModel).
 
     Raises StylepaintError when they are not built yet (unless ``build_missing``): building
     takes minutes and belongs in a background job (``stylepaint.directions.build``).
@@ -62,8 +62,11 @@ def open_editor(G, clip: str | None = None, params=None, build_missing: bool = F
     from stylepaint.directions.editor import Editor
     from stylepaint.directions.precompute import BuildParams
 
-    spec = clip or default_clip_for(G)
-    clip_model = load_clip(spec, device=G.device)
+    if clip is None or isinstance(clip, str):
+        spec = clip or default_clip_for(G)
+        clip_model = load_clip(spec, device=G.device)
+    else:
+        clip_model, spec = clip, clip.spec
     rel = cached(G, clip_model, params) or shipped_directions(G, clip_model, params or BuildParams())
     if rel is None:
         if not build_missing:
