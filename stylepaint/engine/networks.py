@@ -14,6 +14,7 @@ and `synthesis_from_styles` renders from them, so edits in S need no other entry
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -44,29 +45,54 @@ def fir_kernel(taps=(1, 3, 3, 1)) -> torch.Tensor:
     return f / f.sum()
 
 
+def _depthwise_fir(fir: torch.Tensor, channels: int, dtype: torch.dtype, flip: bool) -> torch.Tensor:
+    """The FIR filter with gain 4 as a depthwise conv weight [C, 1, kh, kw]."""
+    k = fir * 4
+    if flip:
+        k = k.flip([0, 1])
+    return k.to(dtype)[None, None].expand(channels, 1, *fir.shape)
+
+
 def upsample2d(x: torch.Tensor, fir: torch.Tensor) -> torch.Tensor:
     """2x up-sampling with a FIR filter (zero insertion + filtering, gain 4): [N,C,H,W] -> [N,C,2H,2W].
 
     Written as one depthwise transposed convolution; equals upfirdn2d(up=2, pad=[2,1]).
     """
     c = x.shape[1]
-    k = (fir * 4).to(x.dtype)[None, None].expand(c, 1, *fir.shape)
-    return F.conv_transpose2d(x, k, stride=2, padding=1, groups=c)
+    return F.conv_transpose2d(x, _depthwise_fir(fir, c, x.dtype, flip=False), stride=2, padding=1, groups=c)
 
 
-def blur2d(x: torch.Tensor, fir: torch.Tensor, pad: int) -> torch.Tensor:
-    """Depthwise FIR filtering (true convolution, gain 4) with `pad` zeros on every side."""
+def blur2d(x: torch.Tensor, fir: torch.Tensor, pad: int, bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Depthwise FIR filtering (true convolution, gain 4) with `pad` zeros on every side, plus an
+    optional per-channel `bias` (added by the convolution itself, no extra pass)."""
     c = x.shape[1]
-    k = (fir * 4).flip([0, 1]).to(x.dtype)[None, None].expand(c, 1, *fir.shape)
-    return F.conv2d(x, k, padding=pad, groups=c)
+    return F.conv2d(x, _depthwise_fir(fir, c, x.dtype, flip=True), bias, padding=pad, groups=c)
+
+
+def _lrelu_clamp(x: torch.Tensor, clamp: float | None, inplace: bool) -> torch.Tensor:
+    """Leaky ReLU (slope 0.2) and optional clamp; the sqrt(2) gain is already folded into `x`
+    (lrelu(g * v) = g * lrelu(v) for g > 0)."""
+    x = F.leaky_relu(x, 0.2, inplace=inplace)
+    if clamp is not None:
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
+    return x
 
 
 def bias_act(x: torch.Tensor, bias: torch.Tensor, activation: str, clamp: float | None) -> torch.Tensor:
-    x = x + bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
+    """x + bias, then leaky ReLU with gain sqrt(2) ("lrelu") or nothing ("linear"), then clamp.
+
+    In place on `x` when autograd is off (callers pass fresh intermediate tensors).
+    """
+    inplace = not torch.is_grad_enabled()
+    b = bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
     if activation == "lrelu":
-        x = F.leaky_relu(x, 0.2) * LRELU_GAIN
+        x = x.add_(b) if inplace else x + b
+        x = F.leaky_relu(x, 0.2, inplace=inplace)
+        x = x.mul_(LRELU_GAIN) if inplace else x * LRELU_GAIN
+    else:
+        x = x.add_(b) if inplace else x + b
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
     return x
 
 
@@ -83,11 +109,14 @@ class FullyConnected(nn.Module):
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.weight.to(x.dtype) * self.weight_gain
-        b = self.bias.to(x.dtype) * self.bias_gain
-        if self.activation == "linear":
-            return torch.addmm(b.unsqueeze(0), x, w.t())
-        return bias_act(x.matmul(w.t()), b, self.activation, None)
+        # gains scale the [N, out] result (addmm's alpha/beta), not the [out, in] weight
+        gain = LRELU_GAIN if self.activation == "lrelu" else 1.0
+        b = self.bias.to(x.dtype)
+        x = torch.addmm(b.unsqueeze(0), x, self.weight.to(x.dtype).t(),
+                        beta=self.bias_gain * gain, alpha=self.weight_gain * gain)
+        if self.activation == "lrelu":
+            x = F.leaky_relu(x, 0.2, inplace=not torch.is_grad_enabled())
+        return x
 
 
 class MappingNetwork(nn.Module):
@@ -140,31 +169,110 @@ class SynthesisLayer(nn.Module):
             self.register_buffer("noise_const", torch.randn([resolution, resolution]))
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.register_buffer("resample_filter", fir_kernel(), persistent=False)
+        self._prepared = (None, None)   # inference-only cache, see `_weights`
+
+    def _weights(self, dtype: torch.dtype, fmt: torch.memory_format) -> tuple[torch.Tensor, torch.Tensor]:
+        """(sum over the kernel of weight², [O, I]; the weight as the convolution wants it: in `dtype`
+        and `fmt`, transposed to [I, O, k, k] for the up-sampling layer).
+
+        Without autograd both are cached until the weight changes (its storage or version), so
+        rendering does not redo them every frame; with autograd they are computed in the graph.
+        Inference tensors (weights loaded under `torch.inference_mode`) have no version counter:
+        for them only the storage is checked.
+        """
+        weight = self.weight
+        version = -1 if weight.is_inference() else weight._version
+        key = (weight.data_ptr(), version, weight.device, dtype, fmt)
+        cacheable = not torch.is_grad_enabled()
+        if cacheable and self._prepared[0] == key:
+            return self._prepared[1]
+        with torch.inference_mode(False), torch.no_grad() if cacheable else contextlib.nullcontext():
+            wsq = weight.square().sum(dim=[2, 3])
+            w = weight.transpose(0, 1) if self.up == 2 else weight
+            w = w.to(dtype).contiguous(memory_format=fmt)
+        if cacheable:
+            self._prepared = (key, (wsq, w))
+        return wsq, w
 
     def forward(self, x: torch.Tensor, styles: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
+        """Same arithmetic as the official modulated_conv2d + bias_act, in one of two forms:
+
+        - batch 1: styles, demodulation and the activation gain are folded into the weight (a
+          [O, I, k, k] multiply), the bias into the convolution; nothing else touches x;
+        - batch > 1: activations are scaled per sample, one shared-weight convolution runs for the
+          whole batch (faster on CPU than the official per-sample grouped convolution), and
+          demodulation + noise + bias are applied in one pass over the output.
+
+        The leaky ReLU's sqrt(2) gain is folded into those scales. Without autograd, the
+        convolution output is updated in place.
+        """
         n = x.shape[0]
         assert_shape(styles, [n, self.in_channels], "styles")
-        weight = self.weight
+        inplace = not torch.is_grad_enabled()
+        x, fmt = _preferred_layout(x)
         styles = styles.to(torch.float32)
         if x.dtype == torch.float16:  # keep fp16 activations in range, as the official code does
+            weight = self.weight
             weight = weight * (1 / math.sqrt(weight[0].numel()) / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))
             styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)
-        dcoefs = (styles.square() @ weight.square().sum(dim=[2, 3]).t() + 1e-8).rsqrt()   # [N, O]
-        x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
-        w = weight.to(x.dtype)
-        if self.up == 2:
-            x = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-            x = blur2d(x, self.resample_filter, pad=1)
+            wsq, w_conv = weight.square().sum(dim=[2, 3]), None
         else:
-            x = F.conv2d(x, w, padding=self.padding)
-        x = x * dcoefs.to(x.dtype).reshape(n, -1, 1, 1)
+            weight = self.weight
+            wsq, w_conv = self._weights(x.dtype, fmt)
+        dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()                           # [N, O]
+        noise = None
         if self.use_noise and noise_mode != "none":
             if noise_mode == "random":
                 noise = torch.randn([n, 1, self.resolution, self.resolution], device=x.device, dtype=x.dtype)
             else:
                 noise = self.noise_const.to(x.dtype)
-            x = x + noise * self.noise_strength.to(x.dtype)
-        return bias_act(x, self.bias, "lrelu", self.conv_clamp)
+            noise = noise * (self.noise_strength.to(x.dtype) * LRELU_GAIN)
+        bias = (self.bias * LRELU_GAIN).to(x.dtype)
+
+        # batch 1: fold styles, demodulation and gain into the weight when the weight is the
+        # smaller tensor to scale (high resolutions); otherwise scale the activations
+        if n == 1 and weight.numel() <= x.numel():
+            scale = (dcoefs * LRELU_GAIN).reshape(-1, 1) * styles.reshape(1, -1)            # [O, I]
+            if self.up == 2:
+                w = weight.transpose(0, 1), scale.t()[:, :, None, None]                    # [I, O, k, k]
+            else:
+                w = weight, scale[:, :, None, None]
+            if inplace and x.dtype == torch.float32:   # write the product straight in the conv's layout
+                w = torch.mul(*w, out=torch.empty(w[0].shape, device=x.device, memory_format=fmt))
+            else:
+                w = torch.mul(*w).to(x.dtype).contiguous(memory_format=fmt)
+            if self.up == 2:
+                x = blur2d(F.conv_transpose2d(x, w, stride=2), self.resample_filter, pad=1, bias=bias)
+            else:
+                x = F.conv2d(x, w, bias, padding=self.padding)
+            if noise is not None:
+                x = x.add_(noise) if inplace else x + noise
+            return _lrelu_clamp(x, self.conv_clamp, inplace)
+
+        x = x * styles.to(x.dtype).reshape(n, -1, 1, 1)
+        if w_conv is None:
+            w_conv = weight.transpose(0, 1) if self.up == 2 else weight
+            w_conv = w_conv.to(x.dtype)
+        if self.up == 2:
+            x = blur2d(F.conv_transpose2d(x, w_conv, stride=2), self.resample_filter, pad=1)
+        else:
+            x = F.conv2d(x, w_conv, padding=self.padding)
+        offset = bias.reshape(-1, 1, 1) if noise is None else noise + bias.reshape(-1, 1, 1)  # [O,H,W] or [N,O,H,W]
+        scale = (dcoefs * LRELU_GAIN).to(x.dtype).reshape(n, -1, 1, 1)
+        x = torch.addcmul(offset, x, scale, out=x) if inplace else torch.addcmul(offset, x, scale)
+        return _lrelu_clamp(x, self.conv_clamp, inplace)
+
+
+def _preferred_layout(x: torch.Tensor) -> tuple[torch.Tensor, torch.memory_format]:
+    """Activations in the memory layout the convolutions run fastest on, and that layout.
+
+    On CPU that is channels-last: oneDNN's transposed and depthwise convolutions are several
+    times faster on it, its plain ones no slower. Every layer converts its input (a no-op inside
+    a synthesis pass), so any caller -- feature blending included -- gets bit-identical results.
+    """
+    if x.device.type == "cpu":
+        return x.contiguous(memory_format=torch.channels_last), torch.channels_last
+    return x, torch.contiguous_format
 
 
 class ToRGBLayer(nn.Module):
@@ -179,10 +287,26 @@ class ToRGBLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels)
 
     def forward(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
-        assert_shape(styles, [x.shape[0], self.in_channels], "styles")
+        """A batched matrix product: per sample, the [O, C] weight scaled by the styles times the
+        [C, H*W] activations, plus the bias (no modulated copy of the activations)."""
+        n, c, h, w = x.shape
+        assert_shape(styles, [n, self.in_channels], "styles")
+        x = _preferred_layout(x)[0]
         s = (styles.to(torch.float32) * self.weight_gain).to(x.dtype)
-        x = F.conv2d(x * s.reshape(x.shape[0], -1, 1, 1), self.weight.to(x.dtype))
-        return bias_act(x, self.bias, "linear", self.conv_clamp)
+        weight = self.weight.to(x.dtype).reshape(1, -1, c) * s.reshape(n, 1, c)      # [N, O, C]
+        bias = self.bias.to(x.dtype).reshape(1, -1, 1)
+        y = torch.baddbmm(bias, weight, _flat_spatial(x)).reshape(n, -1, h, w)
+        if self.conv_clamp is not None:
+            y = y.clamp_(-self.conv_clamp, self.conv_clamp) if not torch.is_grad_enabled() else \
+                y.clamp(-self.conv_clamp, self.conv_clamp)
+        return y
+
+
+def _flat_spatial(x: torch.Tensor) -> torch.Tensor:
+    """[N, C, H, W] -> [N, C, H*W], a view for contiguous and channels-last tensors alike."""
+    if not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last):
+        return x.permute(0, 2, 3, 1).flatten(1, 2).transpose(1, 2)
+    return x.flatten(2)
 
 
 class SynthesisBlock(nn.Module):
@@ -207,17 +331,19 @@ class SynthesisBlock(nn.Module):
 
     def forward(self, x, img, styles: dict, noise_mode: str = "const", batch_size: int | None = None):
         """`styles`: layer name within this block -> [N, C]. Returns (features, skip image)."""
-        on_cuda = self.conv1.weight.device.type == "cuda"
-        dtype = torch.float16 if self.use_fp16 and on_cuda else torch.float32  # fp16 only where it is fast
+        device = self.conv1.weight.device.type
+        dtype = torch.float16 if self.use_fp16 and device == "cuda" else torch.float32  # fp16 only where it is fast
         if self.in_channels == 0:
-            x = self.const.to(dtype).unsqueeze(0).repeat([batch_size, 1, 1, 1])
+            x = self.const.to(dtype).unsqueeze(0).expand([batch_size, -1, -1, -1])  # read-only: no copy
             x = self.conv1(x, styles["conv1"], noise_mode)
         else:
             x = self.conv0(x.to(dtype), styles["conv0"], noise_mode)
             x = self.conv1(x, styles["conv1"], noise_mode)
         y = self.torgb(x, styles["torgb"]).to(torch.float32)
-        img = y if img is None else upsample2d(img, self.resample_filter) + y
-        return x, img
+        if img is not None:
+            img = upsample2d(img, self.resample_filter)
+            y = img.add_(y) if not torch.is_grad_enabled() else img + y
+        return x, y
 
 
 class SynthesisNetwork(nn.Module):

@@ -1,0 +1,180 @@
+"""Milliseconds per image of the generator, batch 1 and 8, CPU and CUDA, printed as a table.
+
+    python benchmarks/bench_engine.py ../shared/fixtures/checkpoints/*.pkl
+    python benchmarks/bench_engine.py --synthetic ffhq256 ffhq1024 --batch 1 8
+    python benchmarks/bench_engine.py MODEL.pkl --synthetic ffhq256 --official /path/to/stylegan2-ada-pytorch
+
+With --official, the same weights are also run through NVIDIA's own code and timed side by
+side with the same inputs, threads and noise mode: a pickle is loaded with its
+`legacy.load_network_pkl` (which executes the pickle's embedded code: only use it on files you
+trust); a --synthetic architecture is built with its `training.networks.Generator` and given our
+random weights. On CPU the official generator is called with `force_fp32=True` (fp16 blocks in
+float32, as ours runs them there), so both compute the same thing: the "rel. diff" column
+(max |ours - official| / max |official|) shows it.
+
+Timing: the two implementations run alternately, round after round, so load from other
+processes hits both alike; each column is the minimum (the least disturbed run) over the
+rounds, with the median in brackets. The load average is printed on every row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from stylepaint.engine.checkpoints import load_generator  # noqa: E402
+from stylepaint.engine.networks import Generator  # noqa: E402
+
+SYNTHETIC = {  # the published architectures, random weights
+    "ffhq256": dict(z_dim=512, w_dim=512, img_resolution=256, mapping_layers=8, channel_base=16384, channel_max=512),
+    "ffhq512": dict(z_dim=512, w_dim=512, img_resolution=512, mapping_layers=8, channel_base=32768, channel_max=512),
+    "ffhq1024": dict(z_dim=512, w_dim=512, img_resolution=1024, mapping_layers=8, channel_base=32768, channel_max=512),
+}
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def time_interleaved(fns: dict, device: str, repeats: int, min_seconds: float, max_repeats: int) -> dict:
+    """Seconds per call of each function in `fns`, run alternately: ({name: (minimum, median)}, rounds).
+
+    One warm-up call each, then rounds in which every function runs once (the order flips
+    every round), until each has `repeats` runs and `min_seconds` have passed (at most
+    `max_repeats` rounds).
+    """
+    for fn in fns.values():
+        fn()
+    _sync(device)
+    times = {name: [] for name in fns}
+    names = list(fns)
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < max_repeats and (rounds < repeats or time.perf_counter() - start < min_seconds):
+        for name in (names if rounds % 2 == 0 else names[::-1]):
+            t = time.perf_counter()
+            fns[name]()
+            _sync(device)
+            times[name].append(time.perf_counter() - t)
+        rounds += 1
+    return {name: (min(ts), statistics.median(ts)) for name, ts in times.items()}, rounds
+
+
+def ours(G, z):
+    with torch.inference_mode():
+        return G(z, truncation_psi=0.7, noise_mode="const")
+
+
+def _official_import(official_dir: str):
+    if official_dir not in sys.path:
+        sys.path.insert(0, official_dir)
+
+
+def load_official(path: str, official_dir: str, device):
+    _official_import(official_dir)
+    import legacy  # NVIDIA's loader: runs the pickle's embedded code
+
+    with open(path, "rb") as f:
+        G = legacy.load_network_pkl(f)["G_ema"]
+    return G.eval().requires_grad_(False).to(device)
+
+
+def build_official(G, official_dir: str, device):
+    """NVIDIA's Generator with the architecture of our `G`, holding `G`'s weights."""
+    _official_import(official_dir)
+    from training import networks  # NVIDIA's network definitions
+
+    c = G.config
+    if c.get("channels") is not None:
+        raise ValueError("the official Generator has no per-resolution channel table")
+    Go = networks.Generator(
+        z_dim=c["z_dim"], c_dim=0, w_dim=c["w_dim"], img_resolution=c["img_resolution"], img_channels=c["img_channels"],
+        mapping_kwargs=dict(num_layers=c["mapping_layers"], lr_multiplier=c["mapping_lr_multiplier"]),
+        synthesis_kwargs=dict(channel_base=c["channel_base"], channel_max=c["channel_max"],
+                              num_fp16_res=c["num_fp16_res"], conv_clamp=c["conv_clamp"]))
+    missing, unexpected = Go.load_state_dict(G.state_dict(), strict=False)
+    # our FIR filters are constants, not stored; everything else must match one to one
+    missing = [k for k in missing if not k.endswith("resample_filter")]
+    if missing or unexpected:
+        raise ValueError(f"state dicts differ: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    return Go.eval().requires_grad_(False).to(device)
+
+
+def official(G, z):
+    with torch.no_grad():
+        return G(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=z.device.type == "cpu")
+
+
+def synthetic(name: str, device):
+    """A published architecture with random weights (seeded); biases, noise strengths and the
+    average w are randomised too so that every term of the computation shows in the image."""
+    torch.manual_seed(0)
+    G = Generator(**SYNTHETIC[name])
+    with torch.no_grad():
+        for key, t in list(G.named_parameters()) + list(G.named_buffers()):
+            if key.endswith(("bias", "noise_strength", "w_avg")):
+                t.add_(torch.randn_like(t) * 0.1)
+    return G.eval().requires_grad_(False).to(device)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*", help="checkpoint files")
+    p.add_argument("--synthetic", nargs="*", default=[], choices=sorted(SYNTHETIC), help="published architectures with random weights")
+    p.add_argument("--batch", nargs="+", type=int, default=[1, 8])
+    p.add_argument("--devices", nargs="+", default=["cpu"] + (["cuda"] if torch.cuda.is_available() else []))
+    p.add_argument("--repeats", type=int, default=5, help="at least this many timed runs of each")
+    p.add_argument("--min-seconds", type=float, default=2.0, help="keep alternating for at least this long")
+    p.add_argument("--max-repeats", type=int, default=50)
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    p.add_argument("--official", default=None, help="a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    cases = [(Path(m).name, lambda dev, m=m: load_generator(m, dev), m) for m in args.models]
+    cases += [(name, lambda dev, name=name: synthetic(name, dev), None) for name in args.synthetic]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs; "
+          f"ms/img = minimum over alternating runs (median)")
+    header = f"{'model':<28} {'res':>5} {'device':<6} {'batch':>5} {'runs':>4} {'stylepaint ms/img':>22}"
+    if args.official:
+        header += f" {'official ms/img':>22} {'speed-up':>8} {'rel. diff':>9}"
+    header += f" {'load avg':>9}"
+    print(header)
+    print("-" * len(header))
+    for name, make, path in cases:
+        for dev in args.devices:
+            G = make(dev)
+            Go = None
+            if args.official:
+                Go = load_official(path, args.official, dev) if path and path.endswith(".pkl") else \
+                    build_official(G, args.official, dev) if path is None else None
+            for batch in args.batch:
+                z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
+                fns = {"ours": lambda: ours(G, z)}
+                if Go is not None:
+                    fns["official"] = lambda: official(Go, z)
+                t, rounds = time_interleaved(fns, dev, args.repeats, args.min_seconds, args.max_repeats)
+                mn, md = t["ours"]
+                row = f"{name:<28} {G.img_resolution:>5} {dev:<6} {batch:>5} {rounds:>4}"
+                row += f" {mn * 1e3 / batch:>10.2f} ({md * 1e3 / batch:>8.2f})"
+                if Go is not None:
+                    ref = official(Go, z)
+                    diff = (ours(G, z) - ref).abs().max().item() / ref.abs().max().item()
+                    mo, mdo = t["official"]
+                    row += f" {mo * 1e3 / batch:>10.2f} ({mdo * 1e3 / batch:>8.2f}) {mo / mn:>7.2f}x {diff:>9.1e}"
+                row += f" {os.getloadavg()[0]:>9.2f}"
+                print(row, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
