@@ -5,7 +5,9 @@ For each generator x CLIP pair:
   ours    full build (every non-toRGB channel, N images), timed;
   brute   the recipe as written (full resolution, one perturbation per forward, batch 1),
           timed on a sample of channels per layer and extrapolated by each layer's width;
-  fidelity  mean (and min) cosine between our rows and the brute-force rows of the sampled channels.
+  fidelity  mean (and min) cosine between our rows and the brute-force rows of the sampled channels;
+  stop    the block resolution synthesis stopped at (after the build's own early-stop check,
+          whose sampled-row cosine is the 'check' column; '-' = CLIP's input >= the output).
 
 Both methods use the same N images, statistics and k, so the speed ratio does not depend on N
 (both are linear in it); pass --images 100 for the full recipe when the machine is free.
@@ -88,10 +90,11 @@ def bench_pair(G, clip, params: BuildParams, per_layer: int, batch: int | None) 
             cosines.append(float(row @ rel.R[offsets[layer.name][0] + c]))
         brute_s += statistics.mean(times) * layer.channels
     channels = sum(l.channels for l in G.style_layers if not l.is_torgb)
-    stop = G.synthesis.block_resolutions[stop_block(G, clip.input_resolution, params.early_stop)]
+    used = bool(rel.meta.get("early_stop_used"))
+    stop = G.synthesis.block_resolutions[stop_block(G, clip.input_resolution, used)]
     return rel, {"channels": channels, "stop_res": stop, "ours_s": ours_s, "brute_s": brute_s,
                  "speedup": brute_s / ours_s, "cos_mean": statistics.mean(cosines), "cos_min": min(cosines),
-                 "sampled": len(cosines)}
+                 "sampled": len(cosines), "early_stop_check": rel.meta.get("early_stop_check_cos")}
 
 
 def latency(G, clip, rel, repeats: int = 7) -> dict:
@@ -124,14 +127,20 @@ def main(argv=None) -> int:
     p.add_argument("--per-layer", type=int, default=2, help="brute-force channels sampled per layer")
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--force-early-stop", action="store_true",
+                   help="use the early stop even where its sampled-row check fails (to see what it costs)")
     args = p.parse_args(argv)
+    if args.force_early_stop:
+        from stylepaint.directions import precompute
+
+        precompute.EARLY_STOP_MIN_COS = -2.0
     if args.threads:
         torch.set_num_threads(args.threads)
     params = BuildParams(n_images=args.images, n_stats=args.stats)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, N={args.images} images, k={params.k}, "
           f"brute force sampled {args.per_layer} channels/layer")
     header = f"{'generator':28} {'clip':14} {'ch':>4} {'stop':>4} {'ours s':>8} {'brute s':>9} {'speed-up':>8} " \
-             f"{'cos mean':>8} {'cos min':>7} {'new prompt ms':>13} {'slider ms':>9}"
+             f"{'cos mean':>8} {'cos min':>7} {'check':>6} {'new prompt ms':>13} {'slider ms':>9}"
     print(header)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -146,6 +155,7 @@ def main(argv=None) -> int:
                 rows.append({"generator": path.name, "clip": clip_name, **r})
                 print(f"{path.name:28} {clip_name:14} {r['channels']:4d} {r['stop_res']:4d} {r['ours_s']:8.1f} "
                       f"{r['brute_s']:9.1f} {r['speedup']:7.1f}x {r['cos_mean']:8.4f} {r['cos_min']:7.4f} "
+                      f"{'-' if r['early_stop_check'] is None else format(r['early_stop_check'], '.3f'):>6} "
                       f"{r['new_prompt_ms']:13.1f} {r['slider_ms']:9.1f}", flush=True)
     print(json.dumps(rows))
     return 0

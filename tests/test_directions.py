@@ -289,3 +289,33 @@ def test_open_editor_says_not_built_yet_then_uses_any_finished_build(tmp_path, m
     save_atomic(full, cache_paths(key)[0])
     editor = open_editor(tiny_g, clip)
     assert torch.equal(editor.relevance.R, full.R)
+
+
+def test_early_stop_is_checked_and_falls_back_to_full_resolution(tmp_path, monkeypatch, tiny_g):
+    from stylepaint.directions import precompute
+
+    small = dict(TINY_CLIP, vision_cfg=dict(TINY_CLIP["vision_cfg"], image_size=8, patch_size=4))
+    path = tmp_path / "clip8.json"
+    path.write_text(json.dumps(small))
+    torch.manual_seed(0)
+    clip8 = build_clip(preflight(f"{path}:random"))
+    assert precompute.stop_block(tiny_g, clip8.input_resolution) == 1  # the 8 px block of a 16 px model
+    params = BuildParams(n_images=2, n_stats=300, seed=1)
+    styles0 = image_styles(tiny_g, params)
+    b16 = next(l for l in tiny_g.style_layers if l.name == "b16.conv0")
+    b8 = next(l for l in tiny_g.style_layers if l.name == "b8.conv1")
+    results = {}
+    for threshold in (2.0, -2.0):  # never / always trust the early stop
+        monkeypatch.setattr(precompute, "EARLY_STOP_MIN_COS", threshold)
+        rel = run(build(tiny_g, clip8, params, batch_size=BATCH, use_cache=False))
+        assert -1.0 <= rel.meta["early_stop_check_cos"] <= 1.0
+        assert rel.meta["early_stop_used"] == (threshold < 0)
+        results[threshold] = rel
+    off = results[2.0].offsets()
+    slow = brute_force_row(tiny_g, clip8, styles0, "b8.conv1", 3, results[2.0].mean, results[2.0].std, params)
+    assert float(results[2.0].R[off["b8.conv1"][0] + 3] @ slow) > 0.9999          # full resolution
+    *_, (_, early) = layer_rows(tiny_g, clip8, styles0, b8, results[2.0].mean, results[2.0].std, params, 16, range(3, 4))
+    assert torch.allclose(results[-2.0].R[off["b8.conv1"][0] + 3], early[0], atol=1e-5)   # stopped at 8 px
+    # layers above the stop block always run up to their own block
+    assert torch.allclose(results[-2.0].rows("b16.conv0"), results[2.0].rows("b16.conv0"), atol=1e-5)
+    assert b16.resolution == 16

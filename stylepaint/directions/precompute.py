@@ -5,8 +5,11 @@ images go through CLIP, and the normalised difference of their unit embeddings i
 over images and normalised: row c of R. What makes it fast, without changing the recipe:
 
 - **Early stop**: CLIP sees ``clip.input_resolution`` pixels, so synthesis stops after the
-  first block whose resolution reaches it (that block's skip image is what CLIP would see
-  after downsampling anyway). Layers in later blocks run up to their own block.
+  first block whose resolution reaches it (in a trained generator the later blocks add detail
+  that downsampling to CLIP's input removes). Layers in later blocks run up to their own
+  block. Because that premise can fail (random or unusual generators), each build first
+  checks it: rows of a few sampled channels computed both ways must agree (mean cosine >=
+  ``EARLY_STOP_MIN_COS``), otherwise the build renders at full resolution.
 - **Prefix reuse**: blocks before the perturbed layer's block are computed once per image
   chunk; only the perturbed block and those after it run for the perturbations.
 - **Batching**: many (image, channel, sign) perturbations go through one forward.
@@ -20,13 +23,17 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
 from stylepaint.directions.relevance import Relevance
 from stylepaint.directions.stats import style_statistics
 from stylepaint.errors import InputError
+
+
+EARLY_STOP_MIN_COS = 0.98     # sampled rows must agree this well for the early stop to be used
+EARLY_STOP_SAMPLES = 8        # channels sampled for that check
 
 
 @dataclass(frozen=True)
@@ -135,6 +142,31 @@ def layer_rows(G, clip, styles0: dict, layer, mean: torch.Tensor, std: torch.Ten
     yield float(len(channels)), rows.float().cpu()
 
 
+def check_early_stop(G, clip, styles0: dict, mean, std, params: BuildParams, batch_size: int,
+                     samples: int = EARLY_STOP_SAMPLES) -> float | None:
+    """Mean cosine between early-stopped and full-resolution rows of sampled channels.
+
+    None when the early stop would change nothing (CLIP's input >= the generator's output).
+    Channels are spread evenly over the layers that sit at or below the stop block.
+    """
+    stop = stop_block(G, clip.input_resolution, True)
+    if stop == len(G.synthesis.block_resolutions) - 1:
+        return None
+    resolutions = G.synthesis.block_resolutions
+    layers = [l for l in G.style_layers if not l.is_torgb and resolutions.index(l.resolution) <= stop]
+    pool = [(l, c) for l in layers for c in range(l.channels)]
+    picks = [pool[round(i * (len(pool) - 1) / max(samples - 1, 1))] for i in range(min(samples, len(pool)))]
+    full = replace(params, early_stop=False)
+    cosines = []
+    for layer, c in picks:
+        rows = []
+        for variant in (params, full):
+            *_, (_, r) = layer_rows(G, clip, styles0, layer, mean, std, variant, batch_size, range(c, c + 1))
+            rows.append(r[0])
+        cosines.append(float(rows[0] @ rows[1]))
+    return sum(cosines) / len(cosines)
+
+
 def relevance_job(G, clip, params: BuildParams, rel: Relevance, batch_size: int | None = None):
     """Fill ``rel`` layer by layer (skipping layers already done); yield progress dicts.
 
@@ -157,10 +189,18 @@ def relevance_job(G, clip, params: BuildParams, rel: Relevance, batch_size: int 
                 "elapsed_s": time.perf_counter() - started, "message": message, "relevance": rel}
 
     yield progress(None, done, f"{len(finished)}/{len(todo)} layers already done")
+    if params.early_stop and "early_stop_used" not in rel.meta:
+        cos = check_early_stop(G, clip, styles0, rel.mean, rel.std, params, batch_size)
+        rel.meta["early_stop_check_cos"] = cos
+        rel.meta["early_stop_used"] = cos is not None and cos >= EARLY_STOP_MIN_COS
+        yield progress(None, done, "early stop: " + ("not needed" if cos is None else
+                                                     f"sampled rows agree to {cos:.3f}, "
+                                                     f"{'used' if rel.meta['early_stop_used'] else 'full resolution'}"))
+    run_params = replace(params, early_stop=bool(params.early_stop and rel.meta.get("early_stop_used", False)))
     for layer in todo:
         if layer.name in finished:
             continue
-        for partial, rows in layer_rows(G, clip, styles0, layer, rel.mean, rel.std, params, batch_size):
+        for partial, rows in layer_rows(G, clip, styles0, layer, rel.mean, rel.std, run_params, batch_size):
             if rows is None:
                 yield progress(layer.name, done + partial, f"{layer.name}")
         start, stop = offsets[layer.name]
