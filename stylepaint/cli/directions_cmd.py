@@ -68,6 +68,9 @@ def run(args) -> int:
     rel = info["relevance"]
     moved = sum(c for c, t in zip(rel.channels, rel.torgb) if not t)
     how = "found in the cache" if info.get("cached") else f"built in {time.perf_counter() - started:.1f} s"
-    print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how} "
+    cos = rel.meta.get("early_stop_check_cos")
+    stop = ("" if cos is None else
+            f"; early stop {'used' if rel.meta.get('early_stop_used') else 'not used'} (sampled rows agree to {cos:.3f})")
+    print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how}{stop} "
           f"(key {info['key']})")
     return 0
