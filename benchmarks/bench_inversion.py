@@ -7,7 +7,8 @@ pipeline's defaults unless ``--steps``) and print:
   oracle   share of (group, image) pairs where the attribute oracle reads the reconstruction as
            the target's ground truth (renders: their recorded attributes; model samples: the
            oracle's reading of the target itself) -- only when the oracle is installed;
-  seconds  median wall time of one inversion (this machine; the goal is <= 20 s on 2 cores).
+  seconds  median wall time of one inversion (this machine; the goal is <= 20 s on 2 cores), and
+           the process's CPU time (on a shared, busy machine wall time overstates).
 
 Targets: ``--targets renders`` (default with the embedded model): procedural portraits from
 held-out seeds (10,000,000 up, never used in training), rendered at the model's resolution
@@ -75,11 +76,12 @@ def bench_inversion(args) -> None:
     print(f"model {G.source_path} ({G.img_resolution} px, id {G.model_id}), targets: {kind}, loss: "
           f"{getattr(loss, 'name', 'pixel')}, steps W/W+ {steps[0]}/{steps[1]}, {args.count} targets, "
           f"torch threads {torch.get_num_threads()}")
-    psnrs, secs, agree, pairs = [], [], 0, 0
+    psnrs, secs, cpus, agree, pairs = [], [], [], 0, 0
     for i, (target, truth) in enumerate(_targets(G, kind, args.count)):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         res = run(invert(G, target, steps_w=steps[0], steps_wplus=steps[1], loss=loss, preview_every=0))
         secs.append(time.perf_counter() - t)
+        cpus.append(time.process_time() - c)
         psnrs.append(res.psnr)
         if oracle is not None:
             imgs = torch.from_numpy(np.stack([target, res.image])).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -93,7 +95,8 @@ def bench_inversion(args) -> None:
             print(f"  {i + 1}/{args.count}: median PSNR {statistics.median(psnrs):.2f} dB, "
                   f"median {statistics.median(secs):.1f} s")
     print(f"inversion: PSNR median {statistics.median(psnrs):.2f} dB (min {min(psnrs):.2f}, max {max(psnrs):.2f}); "
-          f"median {statistics.median(secs):.2f} s per face")
+          f"median {statistics.median(secs):.2f} s per face (process CPU time {statistics.median(cpus):.2f} s: "
+          f"on a busy machine, CPU time / threads is the better estimate of an idle machine's wall time)")
     if pairs:
         print(f"oracle agreement: {agree / pairs:.3f} of {pairs} group x image pairs")
 
