@@ -334,3 +334,34 @@ def test_gui_command_rejects_a_missing_model(capsys):
 
     assert main(["gui", "--model", "/no/such/model.pkl"]) == 2
     assert "no such model file" in capsys.readouterr().err
+
+
+def test_direction_build_runs_in_the_background_with_partial_results_and_cancel(qtbot, fixture_dir, tmp_path):
+    from gui_support import TINY_CLIP
+
+    from stylepaint.directions import BuildParams
+    from stylepaint.engine.render import Renderer
+
+    cfg = tmp_path / "tiny-clip.json"
+    cfg.write_text(json.dumps(TINY_CLIP))
+    renderer = Renderer(build_directions=False, direction_params=BuildParams(n_images=1, n_stats=100))
+    worker = RenderWorker(render_fn=renderer.render)
+    w = MainWindow(model=str(fixture_dir / "rosinality-32px.pt"), clip=f"{cfg}:random", worker=worker,
+                   settings=Settings(tmp_path / "editor.json"), store=FavoritesStore(tmp_path / "favorites"))
+    qtbot.addWidget(w)
+    try:
+        qtbot.waitUntil(lambda: w.controller.result is not None, timeout=30000)
+        plain = image_of(w)
+        set_prompt(w, "curly hair", alpha=5)
+        qtbot.waitUntil(lambda: "not built yet" in w.message_bar.label.text(), timeout=30000)
+        assert w.message_bar.action_button.isVisibleTo(w) and np.array_equal(image_of(w), plain)
+        w.message_bar.action_button.click()                        # "Build now"
+        assert w.directions_job is not None and w.job_bar.isVisibleTo(w)
+        qtbot.waitUntil(lambda: shown_alpha(w) == 5.0, timeout=60000)   # partial directions already edit
+        assert diff(image_of(w), plain) > 0 and channel_count(w) > 0
+        assert w.directions_job is not None                         # ... while the build goes on
+        w.action_cancel.trigger()
+        qtbot.waitUntil(lambda: w.directions_job is None, timeout=30000)
+        assert w.job_bar.isHidden()
+    finally:
+        worker.stop()
