@@ -150,3 +150,15 @@ def test_edit_stack_widget_reorders_renames_and_toggles(qtbot):
     stack.set_steps(steps, 1)
     stack.delete_selected()
     assert got[-1] == (["curly hair", "old"], None)
+
+
+def test_window_module_loads_without_torch():
+    """The window appears at once: torch, CLIP and the engine load later, on the worker thread."""
+    import subprocess
+    import sys
+
+    code = "import sys, stylepaint.gui.main_window; print(sorted(m for m in ('torch', 'open_clip') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
