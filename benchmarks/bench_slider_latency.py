@@ -57,7 +57,7 @@ def main() -> int:
     try:
         G = renderer.generator(args.model, args.device)
     except StylepaintError as exc:
-        print(f"cannot load the model: {exc}")
+        print(f"cannot load the model: {exc}\n(time another model with --model FILE)")
         return 2
     use_random = args.random_directions
     if not use_random:

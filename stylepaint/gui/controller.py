@@ -75,8 +75,7 @@ class Controller(QObject):
         """Write the state into the controls (no signals fire)."""
         s = self.state
         w = self.w
-        source = "" if s.ws is None else "Face from a saved latent" if s.morph is None else ""
-        w.face_panel.set_face(s.seed, s.truncation, source)
+        w.face_panel.set_face(s.seed, s.truncation, "" if s.ws is None else "This face comes from a latent (seed unused).")
         if not skip_edit:
             w.prompt_panel.set_edit(s.current_edit)
         w.edit_stack.set_steps(s.edits, s.active)
