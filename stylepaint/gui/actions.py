@@ -228,6 +228,8 @@ class Actions:
     def open_latent_from(self, path) -> None:
         ws, meta = export.load_latent(path)
         num_ws, w_dim = self.c.model_meta.get("num_ws"), self.c.model_meta.get("w_dim")
+        if ws.ndim == 1 and num_ws and ws.shape[0] == w_dim:
+            ws = np.repeat(ws[None], num_ws, axis=0)            # a W latent: the same w for every layer
         if num_ws and w_dim and tuple(ws.shape) != (num_ws, w_dim):
             raise InputError(f"{Path(path).name} holds a latent of shape {list(ws.shape)}, "
                              f"but this model needs [{num_ws}, {w_dim}]: it was made for another model")

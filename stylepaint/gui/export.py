@@ -110,6 +110,6 @@ def load_latent(path) -> tuple[np.ndarray, dict]:
         raise InputError(f"{path}: not a latent file ({type(exc).__name__})") from exc
     if ws.ndim == 3 and ws.shape[0] == 1:
         ws = ws[0]
-    if ws.ndim != 2:
-        raise InputError(f"{path}: expected a latent of shape [num_ws, w_dim], got {list(ws.shape)}")
+    if ws.ndim not in (1, 2):
+        raise InputError(f"{path}: expected a latent of shape [num_ws, w_dim] or [w_dim], got {list(ws.shape)}")
     return ws, meta if isinstance(meta, dict) else {}
