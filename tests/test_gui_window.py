@@ -150,6 +150,8 @@ def test_blend_left_right_keeps_a_left_and_b_right(make_window):
     blended = image_of(w)
     assert w.controller.result["args"]["blend"] is not None
     left, right = slice(0, 20), slice(44, 64)      # 12 px away from the seam at 32
+    print(f"blend: left differs from A by {diff(blended[:, left], a[:, left]):.2f} (A vs B {diff(a[:, left], b[:, left]):.2f}), "
+          f"right from B by {diff(blended[:, right], b[:, right]):.2f} (A vs B {diff(a[:, right], b[:, right]):.2f})")
     assert diff(blended[:, left], a[:, left]) < 0.25 * diff(a[:, left], b[:, left])
     assert diff(blended[:, right], b[:, right]) < 0.25 * diff(a[:, right], b[:, right])
 
@@ -173,6 +175,7 @@ def test_region_edit_changes_inside_far_more_than_outside(make_window):
     from stylepaint.gui.masks import feathered
     near = feathered((mask > 0.01).astype(np.float32), 0.25)     # the mask grown by ~8 px
     inside, outside = change[mask > 0.9].mean(), change[near == 0].mean()
+    print(f"region edit: mean change {inside:.2f} inside the mask, {outside:.2f} outside ({inside / outside:.1f}x)")
     assert inside >= 5 * outside, (inside, outside)
 
 
