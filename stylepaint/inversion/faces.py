@@ -143,14 +143,6 @@ def _iou(a, b) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def _suppress(faces: list[Face], thresh: float = 0.3) -> list[Face]:
-    kept: list[Face] = []
-    for f in sorted(faces, key=lambda f: -f.score):
-        if all(_iou(f.box, k.box) < thresh for k in kept):
-            kept.append(f)
-    return kept
-
-
 # --------------------------------------------------------------------------- eye finding
 
 

@@ -18,7 +18,8 @@ import math
 
 import numpy as np
 
-from stylepaint.inversion.faces import Detector, Face, _face_from_points, _grey, dark_blob
+from stylepaint.inversion.alignment import similarity, to_opencv
+from stylepaint.inversion.faces import Detector, Face, _face_from_points, _grey
 
 #: Iris radius over eye distance in the renders (0.025 / 0.22), and how far a pair may stray.
 IRIS_RATIO = 0.114
@@ -181,7 +182,7 @@ def _template_fit(grey: np.ndarray, a, b, template: np.ndarray) -> float:
     size = template.shape[0]
     half = alignment.EYE_DISTANCE / 2
     dst = np.array([[alignment.EYE_CENTER_X - half, alignment.EYE_LINE_Y], [alignment.EYE_CENTER_X + half, alignment.EYE_LINE_Y]]) * size
-    m = similarity_from_pairs(np.array([a, b], np.float64) + 0.5, dst)
+    m = similarity(np.array([a, b], np.float64) + 0.5, dst)
     scale = math.hypot(m[0, 0], m[1, 0])
     if scale < 0.5:  # shrink first so the warp does not alias
         k = 2.0 * scale
@@ -192,9 +193,8 @@ def _template_fit(grey: np.ndarray, a, b, template: np.ndarray) -> float:
     return float((_normalise(_edges(warped) * _face_window()) * template).sum())
 
 
-#: Side of the canonical crop the eyes are refined in, and the iris's drop below the eye centre.
+#: Side of the canonical crop the eyes are refined in.
 REFINE_SIZE = 160
-IRIS_DROP = 0.003
 
 
 def _canonical_eyes(size: float) -> np.ndarray:
@@ -212,17 +212,15 @@ def _refine_eyes(grey: np.ndarray, a, b):
 
     size = REFINE_SIZE
     dst = _canonical_eyes(size)
-    m = similarity_from_pairs(np.array([a, b], np.float64), dst)
+    m = similarity(np.array([a, b], np.float64), dst)
     scale = math.hypot(m[0, 0], m[1, 0])
     src, mm = grey, m.copy()
-    if scale < 0.5:
+    if scale < 0.5:  # shrink first so the warp does not alias (continuous coordinates scale exactly)
         f = 2.0 * scale
         src = cv2.resize(grey, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
         mm[:, :2] /= f
-        mm[:, 2] += mm[:, :2] @ np.array([0.5 * (1 - 1 / f), 0.5 * (1 - 1 / f)]) * 0  # pixel-centre shift is negligible here
-    # continuous coordinates -> OpenCV's pixel-centre convention: shift by half a pixel both sides
-    shift = np.array([[1, 0, -0.5], [0, 1, -0.5], [0, 0, 1]]) @ np.vstack([mm, [0, 0, 1]]) @ np.array([[1, 0, 0.5], [0, 1, 0.5], [0, 0, 1]])
-    canon = cv2.warpAffine(src.astype(np.float32), shift[:2], (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    canon = cv2.warpAffine(src.astype(np.float32), to_opencv(mm), (size, size), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
     inv = cv2.invertAffineTransform(m)
     out, peaks = [], []
     for side, (ex, ey) in enumerate(dst):
@@ -287,17 +285,6 @@ def _eye_templates() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
             patches.append(np.ascontiguousarray(acc[y0 : y0 + ph, x0 : x0 + pw], dtype=np.float32))
         out.append((patches[0], patches[1]))
     return tuple(out)
-
-
-def similarity_from_pairs(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """The 2x3 similarity (rotation, uniform scale, shift) taking two points ``src`` onto ``dst``."""
-    s = complex(*(src[1] - src[0]))
-    t = complex(*(dst[1] - dst[0]))
-    z = t / s
-    a, bb = z.real, z.imag
-    m = np.array([[a, -bb, 0.0], [bb, a, 0.0]])
-    m[:, 2] = dst[0] - m[:, :2] @ src[0]
-    return m
 
 
 def _bridge_evidence(grey: np.ndarray, sat: np.ndarray, a, b) -> float:
