@@ -74,12 +74,13 @@ def bench_inversion(args) -> None:
         print(f"(oracle not available: {exc})")
     steps = tuple(args.steps or DEFAULT_STEPS)
     print(f"model {G.source_path} ({G.img_resolution} px, id {G.model_id}), targets: {kind}, loss: "
-          f"{getattr(loss, 'name', 'pixel')}, steps W/W+ {steps[0]}/{steps[1]}, {args.count} targets, "
+          f"{getattr(loss, 'name', 'pixel')}, steps W/W+ {steps[0]}/{steps[1]} (plateau {args.plateau}), {args.count} targets, "
           f"torch threads {torch.get_num_threads()}")
     psnrs, secs, cpus, agree, pairs = [], [], [], 0, 0
     for i, (target, truth) in enumerate(_targets(G, kind, args.count)):
         t, c = time.perf_counter(), time.process_time()
-        res = run(invert(G, target, steps_w=steps[0], steps_wplus=steps[1], loss=loss, preview_every=0))
+        res = run(invert(G, target, steps_w=steps[0], steps_wplus=steps[1], loss=loss, preview_every=0,
+                         plateau=args.plateau))
         secs.append(time.perf_counter() - t)
         cpus.append(time.process_time() - c)
         psnrs.append(res.psnr)
@@ -150,6 +151,7 @@ def main() -> None:
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--steps", type=int, nargs=2, default=None, metavar=("W", "WPLUS"))
     p.add_argument("--loss", default="auto", choices=["auto", "pixel", "oracle", "lpips"])
+    p.add_argument("--plateau", type=float, default=0.002, help="end a stage when it levels off (0: every step)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--align-count", type=int, default=100)

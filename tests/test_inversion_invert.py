@@ -54,6 +54,15 @@ def test_inversion_reduces_the_loss_on_the_generators_own_sample(tiny_generator,
     assert len(previews) >= 4 and previews[0].dtype == np.uint8
 
 
+def test_plateau_ends_a_stage_early_and_keeps_progress_consistent(tiny_generator, own_sample):
+    full = run(invert(tiny_generator, own_sample[1], steps_w=60, steps_wplus=0, init_candidates=1, lr=0.2))
+    msgs = list(invert(tiny_generator, own_sample[1], steps_w=60, steps_wplus=0, init_candidates=1, lr=0.2,
+                       plateau=0.5))
+    result = msgs[-1]["result"]
+    assert 50 <= len(result.losses) < len(full.losses) == 60  # stopped after the first 50-step comparison
+    assert "levelled off" in msgs[-2]["message"] and msgs[-1]["done"] == msgs[-1]["total"]
+
+
 def test_closing_the_job_cancels_it(tiny_generator, own_sample):
     job = invert(tiny_generator, own_sample[1], steps_w=1000, steps_wplus=1000, init_candidates=1)
     seen = 0

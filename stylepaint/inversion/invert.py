@@ -105,12 +105,14 @@ def invert(
     preview_every: int = 25,
     pti_steps: int = 0,
     pti_lr: float = 3e-4,
+    plateau: float = 0.0,
     seed: int = 0,
 ) -> Iterator[dict]:
     """Optimise a latent that makes ``G`` draw ``target`` (uint8 [H, W, 3], aligned like G's data).
 
-    ``loss`` is a loss object (``losses.make_loss``) or the name "pixel". Yields progress;
-    the last dict has ``"result"`` (an ``Inversion``).
+    ``loss`` is a loss object (``losses.make_loss``) or the name "pixel". ``plateau`` > 0 ends a
+    stage early once its best loss improved by less than that fraction over the last
+    ``PLATEAU_WINDOW`` steps. Yields progress; the last dict has ``"result"`` (an ``Inversion``).
     """
     t0 = time.perf_counter()
     if isinstance(loss, str):
@@ -176,9 +178,16 @@ def invert(
             done += 1
             msg = {"done": done, "total": total, "stage": stage, "loss": value,
                    "message": f"{stage.upper()} step {i + 1}/{steps}: loss {value:.4f}"}
-            if preview_every and (i % preview_every == 0 or i == steps - 1):
+            stop = plateau > 0 and i + 1 >= 2 * PLATEAU_WINDOW and _flat(losses, plateau)
+            if preview_every and (i % preview_every == 0 or i == steps - 1 or stop):
                 msg["preview"] = to_uint8(img)
+            if stop:  # the loss stopped falling: skip the rest of this stage
+                done += steps - i - 1
+                msg["done"] = done
+                msg["message"] += " (levelled off)"
             yield msg
+            if stop:
+                break
         ws_final = (w[:, None].expand(1, G.num_ws, G.w_dim) if stage == "w" else w).detach()
     if ws_final is None:
         ws_final = w0[:, None].expand(1, G.num_ws, G.w_dim).detach()
@@ -224,6 +233,17 @@ def invert(
     )
     yield {"done": total, "total": total, "stage": "done", "loss": final, "preview": image,
            "message": f"inverted: PSNR {result.psnr:.1f} dB in {result.seconds:.1f} s", "result": result}
+
+
+#: Steps over which ``plateau`` compares the best loss.
+PLATEAU_WINDOW = 25
+
+
+def _flat(losses: list[float], fraction: float) -> bool:
+    """True when the best of the last window is not ``fraction`` better than the best before it."""
+    recent = min(losses[-PLATEAU_WINDOW:])
+    before = min(losses[-2 * PLATEAU_WINDOW : -PLATEAU_WINDOW])
+    return recent > before * (1.0 - fraction)
 
 
 def run(job: Iterator[dict], on_progress=None):

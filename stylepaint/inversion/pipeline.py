@@ -156,12 +156,16 @@ def invert_photo(
     pti_steps: int = 0,
     preview_every: int = 10,
     init_ws: np.ndarray | None = None,
+    plateau: float = 0.002,
     seed: int = 0,
 ) -> Iterator[dict]:
     """Progress generator: find and align the face, then invert it. Last message holds ``"result"``.
 
     ``generator`` is a loaded generator (else ``model``, a checkpoint path or None for the embedded
     default, is loaded). ``align`` is "ffhq", "portrait" or an ``AlignSpec`` (default: by model).
+    ``iterations`` is (W steps, W+ steps), each stage ending early when its loss levels off
+    (``plateau``: less than 0.2 % better over 25 steps; 0 runs every step); ``pti_steps`` > 0
+    adds pivotal tuning; ``loss`` is "auto", "pixel", "oracle", "lpips" or a loss object.
     Messages are ``{"done", "total", "stage", "message"}`` plus ``"preview"`` (uint8 image) every
     ``preview_every`` steps and ``"crop"`` once the face is aligned. Close the generator to cancel.
     """
@@ -188,7 +192,7 @@ def invert_photo(
 
     loss_fn = make_loss(loss, spec.domain, G.device) if isinstance(loss, str) else loss
     job = invert(G, found.aligned.crop, steps_w=iterations[0], steps_wplus=iterations[1], loss=loss_fn,
-                 pti_steps=pti_steps, preview_every=preview_every, init_ws=init_ws, seed=seed)
+                 pti_steps=pti_steps, preview_every=preview_every, init_ws=init_ws, plateau=plateau, seed=seed)
     try:
         for msg in job:
             if "result" in msg:
