@@ -170,6 +170,7 @@ def invert_photo(
     ``preview_every`` steps and ``"crop"`` once the face is aligned. Close the generator to cancel.
     """
     yield {"done": 0, "total": 1, "stage": "load", "message": "loading"}
+    photo = load_photo(photo)  # a bad photo fails before a model is loaded
     if generator is None:
         from stylepaint.engine.checkpoints import load_generator
 
