@@ -2,10 +2,18 @@
 
 Parameters follow the StyleGAN2-ADA convention (raw weights, gains applied at run time), so
 official pickles load without renaming; `checkpoints.py` converts rosinality checkpoints into
-it. The computation reproduces the official implementation's float32 path; the modulated
-convolution is always run as "scale activations, shared-weight convolution, scale again", which
-is the same arithmetic as the official grouped ("fused") convolution and much faster for
-batches on CPU.
+it. The computation reproduces the official implementation's float32 path (to float32
+round-off) and is arranged for speed, above all on CPU:
+
+- a modulated convolution at batch 1 folds styles, demodulation and the activation gain into
+  the weight where that is the smaller tensor; otherwise (and for batches) it scales the
+  activations and runs one shared-weight convolution, instead of the official per-sample
+  grouped convolution;
+- bias, noise, demodulation and gain are applied in one pass (or by the convolution itself);
+  without autograd, intermediate tensors are updated in place;
+- on CPU, activations are channels-last (oneDNN's transposed and depthwise convolutions are
+  several times faster so), and the per-layer weight preparation is cached between renders;
+- toRGB is one batched matrix product.
 
 StyleSpace: every synthesis layer has an affine map from w to one style per input channel.
 `Generator.styles(ws)` returns them by name (``b4.conv1``, ``b4.torgb``, ``b8.conv0``, ...),
@@ -81,18 +89,13 @@ def _lrelu_clamp(x: torch.Tensor, clamp: float | None, inplace: bool) -> torch.T
 def bias_act(x: torch.Tensor, bias: torch.Tensor, activation: str, clamp: float | None) -> torch.Tensor:
     """x + bias, then leaky ReLU with gain sqrt(2) ("lrelu") or nothing ("linear"), then clamp.
 
-    In place on `x` when autograd is off (callers pass fresh intermediate tensors).
+    A reference helper (the layers below fold these steps into their own passes); `x` is not modified.
     """
-    inplace = not torch.is_grad_enabled()
-    b = bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
+    x = x + bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
     if activation == "lrelu":
-        x = x.add_(b) if inplace else x + b
-        x = F.leaky_relu(x, 0.2, inplace=inplace)
-        x = x.mul_(LRELU_GAIN) if inplace else x * LRELU_GAIN
-    else:
-        x = x.add_(b) if inplace else x + b
+        x = _lrelu_clamp(x * LRELU_GAIN, None, inplace=True)
     if clamp is not None:
-        x = x.clamp_(-clamp, clamp) if inplace else x.clamp(-clamp, clamp)
+        x = x.clamp_(-clamp, clamp)
     return x
 
 
@@ -197,11 +200,12 @@ class SynthesisLayer(nn.Module):
     def forward(self, x: torch.Tensor, styles: torch.Tensor, noise_mode: str = "const") -> torch.Tensor:
         """Same arithmetic as the official modulated_conv2d + bias_act, in one of two forms:
 
-        - batch 1: styles, demodulation and the activation gain are folded into the weight (a
-          [O, I, k, k] multiply), the bias into the convolution; nothing else touches x;
-        - batch > 1: activations are scaled per sample, one shared-weight convolution runs for the
-          whole batch (faster on CPU than the official per-sample grouped convolution), and
-          demodulation + noise + bias are applied in one pass over the output.
+        - batch 1, where the [O, I, k, k] weight is smaller than the activations (the high
+          resolutions): styles, demodulation and the activation gain are folded into the weight,
+          the bias into the convolution, and only the noise is added to its output;
+        - otherwise: activations are scaled per sample, one shared-weight convolution runs for
+          the whole batch (faster on CPU than the official per-sample grouped convolution), and
+          demodulation + noise + bias go into one pass over the output.
 
         The leaky ReLU's sqrt(2) gain is folded into those scales. Without autograd, the
         convolution output is updated in place.
@@ -238,7 +242,7 @@ class SynthesisLayer(nn.Module):
             else:
                 w = weight, scale[:, :, None, None]
             if inplace and x.dtype == torch.float32:   # write the product straight in the conv's layout
-                w = torch.mul(*w, out=torch.empty(w[0].shape, device=x.device, memory_format=fmt))
+                w = torch.mul(*w, out=torch.empty(w[0].shape, dtype=x.dtype, device=x.device, memory_format=fmt))
             else:
                 w = torch.mul(*w).to(x.dtype).contiguous(memory_format=fmt)
             if self.up == 2:
