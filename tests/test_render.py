@@ -42,18 +42,37 @@ def test_edits_alpha_zero_changes_nothing_and_alpha_moves_pixels(renderer, tiny_
     assert fewer["metadata"]["channels_moved"][0] < moved["metadata"]["channels_moved"][0]
 
 
-def test_region_edit_stays_inside_its_mask(renderer, fixture_dir, tiny_clip_spec):
+@pytest.fixture(scope="module")
+def clip64_spec(tmp_path_factory) -> str:
+    """The tiny CLIP with a 64 px input, the fixture generator's own size (no early-stop question)."""
+    import copy
+    import json
+
+    from conftest import TINY_CLIP_CONFIG
+
+    config = copy.deepcopy(TINY_CLIP_CONFIG)
+    config["vision_cfg"]["image_size"] = 64
+    path = tmp_path_factory.mktemp("clip64") / "tiny-clip-64.json"
+    path.write_text(json.dumps(config))
+    return f"{path}:random"
+
+
+def test_region_edit_stays_inside_its_mask(fixture_dir, clip64_spec):
     r = Renderer(direction_params=BuildParams(n_images=2, n_stats=200, seed=1))
     model = str(fixture_dir / "sg2ada-64px.pkl")
     plain = r.render(model=model, seed=1)["image"].astype(float)
     mask = np.zeros((64, 64), np.float32)
     mask[16:48, 16:48] = 1
-    res = r.render(model=model, seed=1, clip=tiny_clip_spec, masks={"m": mask}, heatmap=True,
+    res = r.render(model=model, seed=1, clip=clip64_spec, masks={"m": mask}, heatmap=True,
                    edits=[EditStep("red hair", alpha=10.0, beta=0.0, mask="m").to_dict()])
     assert res["error"] is None, res["error"]
     diff = np.abs(res["image"].astype(float) - plain).mean(axis=2)
     inside, outside = diff[mask > 0].mean(), diff[mask == 0].mean()
+    print(f"region edit: mean change inside {inside:.2f}, outside {outside:.2f} ({inside / outside:.1f}x)")
     assert inside > 5 * outside
+    far = np.ones_like(mask, bool)
+    far[12:52, 12:52] = False              # more than the feather (1 px at 64 px) away from the region
+    assert diff[far].max() == 0
     assert res["metadata"]["heatmap"].shape == (64, 64)
 
 
