@@ -9,7 +9,8 @@ import pytest
 
 from stylepaint.edits import EditStep
 from stylepaint.errors import InputError, StylepaintError
-from stylepaint.gui import export, masks
+from stylepaint import imagefiles as export
+from stylepaint.gui import masks
 from stylepaint.gui.settings import DEFAULTS, Settings
 from stylepaint.gui.state import EditorState, History
 

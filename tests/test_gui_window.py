@@ -14,7 +14,7 @@ from gui_support import diff, image_of, make_engine
 from PySide6.QtWidgets import QApplication
 
 from stylepaint.favorites import FavoritesStore
-from stylepaint.gui import export
+from stylepaint import imagefiles as export
 from stylepaint.gui.main_window import MainWindow
 from stylepaint.gui.settings import Settings
 from stylepaint.gui.worker import RenderWorker

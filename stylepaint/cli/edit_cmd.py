@@ -63,6 +63,11 @@ def register(sub) -> None:
     p.add_argument("--noise", choices=["const", "none", "random"], default="const", help="noise mode (default const)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     p.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
+    p.add_argument("--photo", default=None, metavar="FILE",
+                   help="edit the face in this photo instead of a seed; writes the full-size edited photo")
+    p.add_argument("--face", type=int, default=None, metavar="N", help="with --photo: which face (0 = the largest)")
+    p.add_argument("--latent", default=None, metavar="NPZ",
+                   help="with --photo: reuse the inversion that 'stylepaint invert' wrote")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
     p.set_defaults(func=run, edits=None)
 
@@ -112,6 +117,7 @@ def run(args) -> int:
     from stylepaint.directions import build, cached, default_clip_for
     from stylepaint.errors import StylepaintError
     from stylepaint.engine.render import Renderer
+    from stylepaint.imagefiles import save_png
 
     steps = steps_from_args(args.edits)
     renderer = Renderer()
@@ -137,9 +143,23 @@ def run(args) -> int:
             raise StylepaintError(result["error"])
         return result
 
+    if args.photo:
+        from stylepaint.inversion.imageio import save_image
+        from stylepaint.inversion.pipeline import edit_photo, inversion_from_latent
+
+        inversion = inversion_from_latent(args.photo, args.latent) if args.latent else None
+        out = edit_photo(args.photo, args.model, steps, renderer=renderer, device=args.device, clip=spec,
+                         face_index=args.face, inversion=inversion)
+        save_image(out.image, args.output)
+        print(f"wrote {args.output} ({out.image.shape[1]}x{out.image.shape[0]}, the photo with its face edited)")
+        return 0
+
     if not args.grid:
         result = render(steps)
-        Image.fromarray(result["image"]).save(args.output)
+        meta = result["metadata"]
+        save_png(args.output, result["image"], {"model": meta["model"], "model_id": meta["model_id"],
+                                                "seed": args.seed, "truncation": args.truncation,
+                                                "clip": spec, "edits": [s.to_dict() for s in steps]})
         moved = ", ".join(f"{s.prompt!r}: {n}" for s, n in zip(steps, result["metadata"]["channels_moved"]))
         print(f"wrote {args.output} (channels moved: {moved}; {result['timings']['total_ms']:.0f} ms)")
         return 0

@@ -19,7 +19,7 @@ def register(sub) -> None:
 
 def run(args) -> int:
     from stylepaint.engine.render import Renderer
-    from stylepaint.gui.export import load_latent, save_png
+    from stylepaint.imagefiles import load_latent, save_png
 
     ws = load_latent(args.latent)[0] if args.latent else None
     result = Renderer().render(model=args.model, device=args.device, seed=args.seed, ws=ws,

@@ -1,6 +1,6 @@
-"""Export: PNG with text metadata (optionally 2x/4x Lanczos), clipboard, latents as .npz.
+"""Image and latent files: PNG with text metadata (optionally 2x/4x Lanczos), latents as .npz.
 
-The file-writing functions are plain Python (Pillow + numpy) so that the worker can run them
+Plain Python (Pillow + numpy), shared by the CLI and the editor; the GUI worker runs them
 off the GUI thread as job generators; every failure is a ``StylepaintError`` with one sentence.
 """
 
