@@ -20,14 +20,17 @@ from PySide6.QtWidgets import QFileDialog
 from stylepaint.edits import Recipe
 from stylepaint.errors import InputError, StylepaintError
 from stylepaint.favorites import FavoritesStore
-from stylepaint.gui import export
+from stylepaint import imagefiles as export
 from stylepaint.gui.blend_panel import SNAPSHOT
 from stylepaint.gui.canvas import to_qimage
-from stylepaint.gui.state import EditorState
+from stylepaint.gui.jobs import export_photo_job
+from stylepaint.gui.state import EditorState, _array_digest
 
 CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
 CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.bmp *.tif *.tiff);;All files (*)"
+NOT_FROM_PHOTO = ("Export edited photo works on a face opened from a photo (File > Open photo…); "
+                  "this face is not from a photo.")
 
 
 def reported(fn):
@@ -181,14 +184,44 @@ class Actions:
         if image is None:
             self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
             return None
+        return self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image,
+                              self._export_metadata(), scale, on_done=self._exported)
+
+    def _export_metadata(self) -> dict:
         meta = self.c.state.metadata()
         meta["model_id"] = self.c.model_meta.get("model_id") or ""
         ws = ((self.c.full_result or {}).get("metadata") or {}).get("ws")
         if ws is not None and not meta["latent_sha1"]:
-            from stylepaint.gui.state import _array_digest
             meta["latent_sha1"] = _array_digest(np.asarray(ws)) or ""
-        return self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image, meta, scale,
-                              on_done=self._exported)
+        return meta
+
+    def export_photo(self) -> None:
+        photo = self.c.state.photo
+        if photo is None:
+            self.w.show_message(NOT_FROM_PHOTO, "warning")
+            return
+        start = self.c.settings["export_dir"] or str(Path(photo["path"]).parent)
+        path, _ = QFileDialog.getSaveFileName(self.w, "Export edited photo (full size)",
+                                              str(Path(start) / f"{Path(photo['path']).stem}-edited.png"),
+                                              "PNG images (*.png)")
+        if path:
+            self.export_photo_to(path)
+
+    def export_photo_to(self, path) -> int | None:
+        """Paste the current (edited) render back into the opened photo and save it full size."""
+        s = self.c.state
+        if s.photo is None:
+            self.w.show_message(NOT_FROM_PHOTO, "warning")
+            return None
+        image = self._image()
+        shown = ((self.c.full_result or {}).get("args") or {}).get("ws")
+        if image is None or _array_digest(None if shown is None else np.asarray(shown)) != _array_digest(s.ws):
+            self.w.show_message("The photo's face is not on the canvas yet; export again once it is shown.", "warning")
+            return None
+        meta = self._export_metadata()
+        meta["photo"] = s.photo["name"]
+        return self.w.run_job(export_photo_job, f"Exporting {Path(path).name}", str(path), s.photo["path"],
+                              s.photo["alignment"], image, meta, on_done=self._exported)
 
     def _exported(self, path) -> None:
         self.c.settings["export_dir"] = str(Path(path).parent)
@@ -309,6 +342,13 @@ class Actions:
 
     def _photo_opened(self, path: str, value) -> None:
         ws = value.get("ws") if isinstance(value, dict) else value
+        made_for = value.get("model_id") if isinstance(value, dict) else None
+        if ws is not None and made_for and self.c.model_meta.get("model_id") not in (None, made_for):
+            self.w.show_message(f"The model changed while {Path(path).name} was being opened; open the photo again.",
+                                "warning")
+            return
         if ws is not None:
-            self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32)))
+            alignment = value.get("alignment") if isinstance(value, dict) else None
+            photo = None if alignment is None else {"path": path, "name": Path(path).name, "alignment": alignment}
+            self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32), photo=photo))
             self.w.show_message(f"Opened the face from {Path(path).name}.", "info")

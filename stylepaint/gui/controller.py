@@ -75,7 +75,11 @@ class Controller(QObject):
         """Write the state into the controls (no signals fire)."""
         s = self.state
         w = self.w
-        w.face_panel.set_face(s.seed, s.truncation, "" if s.ws is None else "This face comes from a latent (seed unused).")
+        source = "" if s.ws is None else "This face comes from a latent (seed unused)."
+        if s.photo is not None:
+            source = f"This face comes from the photo {s.photo['name']} (seed unused)."
+        w.face_panel.set_face(s.seed, s.truncation, source)
+        self._show_photo_export()
         if not skip_edit:
             w.prompt_panel.set_edit(s.current_edit)
         w.edit_stack.set_steps(s.edits, s.active)
@@ -90,6 +94,18 @@ class Controller(QObject):
         w.action_redo.setEnabled(self.history.can_redo())
         self._show_channel_count()
         self.state_changed.emit(s)
+
+    def _show_photo_export(self) -> None:
+        action = getattr(self.w, "action_export_photo", None)
+        if action is None:
+            return
+        photo = self.state.photo
+        action.setEnabled(photo is not None)
+        if photo is None:
+            action.setToolTip("Only for a face opened from a photo (File > Open photo…): this face is not from a photo")
+        else:
+            w, h = photo["alignment"]["photo_size"]
+            action.setToolTip(f"Paste the edited face back into {photo['name']} and save it full size ({w}×{h} PNG)")
 
     def _painting_blend(self) -> bool:
         b = self.state.blend

@@ -1,13 +1,40 @@
 """Long jobs seen from the window: start them on the worker with progress and cancel in the
 status bar, run a callback when they finish, show failures as messages. Also the text
-direction build, whose partial results make edits work while it runs."""
+direction build, whose partial results make edits work while it runs, and the full-size
+photo export (numpy/OpenCV only: the edited render pasted back into the opened photo)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import QObject
 
+from stylepaint.errors import InputError
+from stylepaint import imagefiles as export
 from stylepaint.gui.worker import build_directions_job
+
+
+def export_photo_job(path, photo_path, alignment: dict, image: np.ndarray, metadata: dict | None = None):
+    """Job generator: paste the edited render ``image`` back into the photo at ``photo_path``
+    through the kept ``alignment`` (``Alignment.to_dict()``) and write the full-size PNG."""
+    from stylepaint.inversion.alignment import Alignment
+    from stylepaint.inversion.imageio import load_photo
+    from stylepaint.inversion.pasteback import paste_back
+
+    name = Path(path).name
+    yield {"done": 0, "total": 4, "message": f"Reading {Path(photo_path).name}"}
+    photo = load_photo(photo_path)
+    kept = Alignment.from_dict(alignment)
+    if photo.size != tuple(kept.photo_size):
+        raise InputError(f"{photo.name} is now {photo.size[0]}x{photo.size[1]}, not the "
+                         f"{kept.photo_size[0]}x{kept.photo_size[1]} it was when opened: open the photo again")
+    yield {"done": 1, "total": 4, "message": f"Pasting the face back into {photo.name}"}
+    full = paste_back(photo.pixels, np.asarray(image), kept)
+    yield {"done": 2, "total": 4, "message": f"Encoding {name}"}
+    data = export.png_bytes(full, metadata)
+    yield {"done": 3, "total": 4, "message": f"Writing {name}"}
+    return str(export.write_file(path, data))
 
 
 class Jobs(QObject):

@@ -28,6 +28,8 @@ def build_actions(w) -> None:
     w.action_undo = _action(w, "&Undo", "mdi6.undo", c.undo, "Ctrl+Z")
     w.action_redo = _action(w, "&Redo", "mdi6.redo", c.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
     w.action_export = _action(w, "&Export PNG…", "mdi6.export", a.export_png, "Ctrl+E")
+    w.action_export_photo = _action(w, "Export edited p&hoto (full size)…", "mdi6.image-edit-outline", a.export_photo)
+    w.action_export_photo.setEnabled(False)                 # the controller enables it for a face from a photo
     w.action_copy = _action(w, "&Copy picture", "mdi6.content-copy", a.copy_image, "Ctrl+Shift+C")
     w.action_save_latent = _action(w, "Save &latent…", "mdi6.content-save-outline", a.save_latent, "Ctrl+Shift+S")
     w.action_open_latent = _action(w, "Open l&atent…", "mdi6.file-upload-outline", a.open_latent, "Ctrl+L")
@@ -61,12 +63,13 @@ def build_actions(w) -> None:
                               "Remove the painted region of the selected edit")
     w.action_cancel = _action(w, "Cancel job", None, w.jobs.cancel_current, "Esc")
     w.action_random = _action(w, "&Random face", "mdi6.dice-5-outline", c.on_random)
-    canvas.extra_actions = [w.action_copy, w.action_export, None, w.action_fit, w.action_actual]
+    canvas.extra_actions = [w.action_copy, w.action_export, w.action_export_photo, None, w.action_fit, w.action_actual]
     w.model_menu.action_models.setEnabled(importlib.util.find_spec("stylepaint.gui.models_dialog") is not None)
 
     bar = w.menuBar()
     m = bar.addMenu("&File")
-    for act in (w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_copy,
+    m.setToolTipsVisible(True)                              # say why "Export edited photo" is off
+    for act in (w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_export_photo, w.action_copy,
                 w.action_save_latent, None, w.action_save_recipe, w.action_apply_recipe, w.action_import_favorite, None,
                 w.action_quit):
         m.addSeparator() if act is None else m.addAction(act)

@@ -53,8 +53,13 @@ class EditorState:
     masks: dict = field(default_factory=dict)  # key -> float32 [H, W] in [0, 1]
     blend: dict | None = None                # ws_b, label, mode, feather, from_layer
     morph: dict | None = None                # ws_b, edits_b, t, space, label
+    photo: dict | None = None                # path, name, alignment (dict): the photo ``ws`` was inverted from
 
     def with_(self, **changes) -> "EditorState":
+        """A changed copy. A new latent or model drops the photo link unless ``photo`` is given too
+        (the paste-back only fits the face that was inverted from that photo)."""
+        if ("ws" in changes or "model" in changes) and "photo" not in changes:
+            changes["photo"] = None
         return replace(self, **changes)
 
     def key(self) -> tuple:
@@ -62,7 +67,7 @@ class EditorState:
         return _freeze({
             "model": self.model, "clip": self.clip, "seed": self.seed, "ws": self.ws, "truncation": self.truncation,
             "edits": list(self.edits), "draft": self.draft, "active": self.active,
-            "masks": self.masks, "blend": self.blend, "morph": self.morph,
+            "masks": self.masks, "blend": self.blend, "morph": self.morph, "photo": self.photo,
         })
 
     # -- edits -------------------------------------------------------------------------------

@@ -261,7 +261,7 @@ def engine_job(fn):
 
 @engine_job
 def invert_photo_job(path: str, model: str | None, device: str = "auto", worker: RenderWorker = None):
-    """Open a photo: find, align and invert its face; returns {"ws", "crop", "model_id"}.
+    """Open a photo: find, align and invert its face; returns {"ws", "crop", "model_id", "alignment"}.
     Progress dicts may carry a ``preview`` image of the inversion so far."""
     try:
         from stylepaint.inversion.pipeline import invert_photo
@@ -280,7 +280,8 @@ def invert_photo_job(path: str, model: str | None, device: str = "auto", worker:
         job.close()
     if result is None:
         raise StylepaintError(f"{path}: the inversion stopped without a result")
-    return {"ws": np.asarray(result.ws, np.float32), "crop": result.found.aligned.crop, "model_id": result.model_id}
+    return {"ws": np.asarray(result.ws, np.float32), "crop": result.found.aligned.crop, "model_id": result.model_id,
+            "alignment": result.alignment.to_dict()}
 
 
 NOT_BUILT = "not built yet"
