@@ -31,6 +31,7 @@ import numpy as np
 
 from stylepaint import paths
 from stylepaint.errors import InputError, StylepaintError
+from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 FORMAT_VERSION = 1
 _STATE = "state.json"
@@ -61,30 +62,6 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: temp file, flush, fsync, os.replace."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _describe(exc: OSError) -> str:
-    import errno
-
-    if exc.errno == errno.ENOSPC:
-        return "the disk is full"
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return "the folder is not writable"
-    return exc.strerror or str(exc)
 
 
 class FavoritesStore:
@@ -151,19 +128,19 @@ class FavoritesStore:
             self.root.mkdir(parents=True, exist_ok=True)
             tmp.mkdir()
             meta = {"version": FORMAT_VERSION, "name": name, "created": created, "state": state}
-            _write_bytes(tmp / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
+            write_bytes_atomic(tmp / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
             if arrays:
                 buf = io.BytesIO()
                 np.savez_compressed(buf, **{k: np.asarray(v) for k, v in arrays.items()})
-                _write_bytes(tmp / _ARRAYS, buf.getvalue())
+                write_bytes_atomic(tmp / _ARRAYS, buf.getvalue())
             if thumbnail_png:
-                _write_bytes(tmp / _THUMB, thumbnail_png)
+                write_bytes_atomic(tmp / _THUMB, thumbnail_png)
             _fsync_dir(tmp)
             os.replace(tmp, self.root / fav_id)
             _fsync_dir(self.root)
         except OSError as exc:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise StylepaintError(f"cannot save the favorite in {self.root}: {_describe(exc)}") from exc
+            raise StylepaintError(f"cannot save the favorite in {self.root}: {describe_oserror(exc)}") from exc
         return self.get(fav_id)
 
     def rename(self, fav_id: str, name: str) -> Favorite:
@@ -174,9 +151,9 @@ class FavoritesStore:
         fav = self.get(fav_id)
         meta = {"version": FORMAT_VERSION, "name": name, "created": fav.created, "state": fav.state}
         try:
-            _write_bytes(folder / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
+            write_bytes_atomic(folder / _STATE, json.dumps(meta, indent=1).encode("utf-8"))
         except OSError as exc:
-            raise StylepaintError(f"cannot rename the favorite: {_describe(exc)}") from exc
+            raise StylepaintError(f"cannot rename the favorite: {describe_oserror(exc)}") from exc
         return self.get(fav_id)
 
     def delete(self, fav_id: str) -> None:
@@ -187,7 +164,7 @@ class FavoritesStore:
         try:
             os.replace(folder, trash)  # one atomic step: the favorite is gone or still whole
         except OSError as exc:
-            raise StylepaintError(f"cannot delete the favorite: {_describe(exc)}") from exc
+            raise StylepaintError(f"cannot delete the favorite: {describe_oserror(exc)}") from exc
         shutil.rmtree(trash, ignore_errors=True)
 
     # -- exchange --------------------------------------------------------------------------
@@ -202,9 +179,9 @@ class FavoritesStore:
                 if (folder / name).exists():
                     zf.write(folder / name, name)
         try:
-            _write_bytes(dest, buf.getvalue())
+            write_bytes_atomic(dest, buf.getvalue())
         except OSError as exc:
-            raise StylepaintError(f"cannot export to {dest}: {_describe(exc)}") from exc
+            raise StylepaintError(f"cannot export to {dest}: {describe_oserror(exc)}") from exc
         return dest
 
     def import_bundle(self, src: Path | str) -> Favorite:

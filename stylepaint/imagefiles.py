@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,17 +15,13 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from stylepaint.errors import InputError, StylepaintError
+from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 SCALES = (1, 2, 4)
 
 
 def _oserror(path, exc: OSError) -> StylepaintError:
-    import errno
-
-    why = {errno.ENOSPC: "the disk is full", errno.EACCES: "the folder is not writable",
-           errno.EPERM: "the folder is not writable", errno.EROFS: "the disk is read-only",
-           errno.ENOENT: "the folder does not exist", errno.ENOTDIR: "the folder does not exist"}
-    return StylepaintError(f"cannot write {path}: {why.get(exc.errno, exc.strerror or str(exc))}")
+    return StylepaintError(f"cannot write {path}: {describe_oserror(exc)}")
 
 
 def png_bytes(image: np.ndarray, metadata: dict | None = None, scale: int = 1) -> bytes:
@@ -50,22 +45,11 @@ def png_bytes(image: np.ndarray, metadata: dict | None = None, scale: int = 1) -
 
 
 def write_file(path, data: bytes) -> Path:
-    """Write bytes through a temporary file and os.replace (an interrupted export leaves no stub)."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
+    """Write bytes crash-safely (an interrupted export leaves no stub); errors as one sentence."""
     try:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        return write_bytes_atomic(path, data)
     except OSError as exc:
-        try:
-            tmp.unlink(missing_ok=True)
-        except OSError:
-            pass
         raise _oserror(path, exc) from exc
-    return path
 
 
 def save_png(path, image: np.ndarray, metadata: dict | None = None, scale: int = 1) -> Path:
