@@ -66,7 +66,7 @@ def test_manifest_lists_shipped_models_within_budget():
     for name in ("oracle.safetensors", "portrait-clip.pt"):
         entry = manifest[name]
         assert {"sha256", "bytes", "config", "command", "metrics"} <= set(entry)
-        assert entry["command"].startswith("stylepaint train ")
+        assert "stylepaint train " in entry["command"]
     assert verify() == [] or not set(verify()) & {"oracle.safetensors", "portrait-clip.pt"}
     total = sum((MODELS_DIR / n).stat().st_size for n in ("oracle.safetensors", "portrait-clip.pt"))
     assert total <= 40 * 2**20

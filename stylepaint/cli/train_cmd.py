@@ -27,6 +27,7 @@ def register(subparsers) -> None:
     c = sub.add_parser("clip", help="train the small CLIP (open_clip config portrait-clip)")
     _common(c, MODELS_DIR / "portrait-clip.pt", epochs=3, batch_size=256, lr=2e-3)
     c.add_argument("--aux-weight", type=float, default=0.5, help="weight of the auxiliary attribute loss (default 0.5)")
+    c.add_argument("--eval-count", type=int, default=1000, help="held-out images to measure (default 1000)")
     c.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
     c.set_defaults(func=_clip)
 
@@ -38,7 +39,7 @@ def _common(p: argparse.ArgumentParser, default_out, epochs: int, batch_size: in
     p.add_argument("--epochs", type=int, default=epochs)
     p.add_argument("--batch-size", type=int, default=batch_size)
     p.add_argument("--lr", type=float, default=lr)
-    p.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2)")
+    p.add_argument("--threads", type=int, default=1, help="torch CPU threads (default 1: on a busy machine more threads spin-wait)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, help="continue training from these weights")
@@ -86,7 +87,7 @@ def _clip(args: argparse.Namespace) -> int:
 
     result = _run(train_clip(args.data, args.out, args.heldout, args.epochs, args.batch_size, args.lr,
                              args.aux_weight, threads=args.threads, device=args.device, seed=args.seed,
-                             max_minutes=args.max_minutes, init=args.init), args)
+                             max_minutes=args.max_minutes, init=args.init, eval_count=args.eval_count), args)
     config = {"open_clip_model": small_clip.MODEL_NAME,
               "open_clip_config": json.loads((small_clip.CONFIG_DIR / "portrait-clip.json").read_text())}
     _record(args, result, config)

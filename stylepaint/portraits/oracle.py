@@ -137,13 +137,13 @@ def load_oracle(path: Path | str | None = None, device: str = "cpu") -> Oracle:
 
     path = Path(path) if path else ORACLE_FILE
     if not path.exists():
-        raise CheckpointError(f"no oracle at {path}; train one with 'stylepaint train oracle'")
+        raise CheckpointError(path, "no oracle file there; train one with 'stylepaint train oracle'")
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
         config = json.loads(meta["config"])
         net = OracleNet(config["groups"], config["image_size"], tuple(config["widths"]), config["feature_dim"])
         net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-    except (KeyError, ValueError, RuntimeError, OSError) as exc:
-        raise CheckpointError(f"{path} is not a valid oracle file: {exc}") from exc
+    except Exception as exc:  # safetensors raises its own error type for foreign files
+        raise CheckpointError(path, f"not a valid oracle file ({exc})") from exc
     return Oracle(net, device)

@@ -101,11 +101,10 @@ def train_oracle(
     total = steps_per_epoch * epochs
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15)
     t0, cpu0 = time.time(), time.process_time()
-    step = 0
+    step, running = 0, 0.0
     for epoch in range(epochs):
         net.train()
         perm = torch.randperm(len(images), generator=gen)
-        running = 0.0
         for b in range(steps_per_epoch):
             idx = perm[b * batch_size : (b + 1) * batch_size]
             x = augment(to_float(images[idx]), gen).to(device)
@@ -117,7 +116,7 @@ def train_oracle(
             opt.step()
             sched.step()
             step += 1
-            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)
+            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)  # across epochs
             if step % 20 == 0 or step == total:
                 yield {"done": step, "total": total, "message": f"epoch {epoch + 1}/{epochs} loss {running:.3f}",
                        "loss": running, "elapsed_s": time.time() - t0}
