@@ -8,7 +8,9 @@ With --official, the same weights are also run through NVIDIA's own code and tim
 side with the same inputs, threads and noise mode: a pickle is loaded with its
 `legacy.load_network_pkl` (which executes the pickle's embedded code: only use it on files you
 trust); a --synthetic architecture is built with its `training.networks.Generator` and given our
-random weights. On CPU the official generator is called with `force_fp32=True` (fp16 blocks in
+random weights. The directory needs only what those import: legacy.py, dnnlib/, torch_utils/
+(persistence, misc, ops/{bias_act,upfirdn2d,conv2d_resample,conv2d_gradfix,fma}) and
+training/networks.py; on CPU its ops take their pure-PyTorch reference paths (nothing compiles). On CPU the official generator is called with `force_fp32=True` (fp16 blocks in
 float32, as ours runs them there), so both compute the same thing: the "rel. diff" column
 (max |ours - official| / max |official|) shows it.
 
