@@ -261,7 +261,13 @@ class SynthesisLayer(nn.Module):
             x = blur2d(F.conv_transpose2d(x, w_conv, stride=2), self.resample_filter, pad=1)
         else:
             x = F.conv2d(x, w_conv, padding=self.padding)
-        offset = bias.reshape(-1, 1, 1) if noise is None else noise + bias.reshape(-1, 1, 1)  # [O,H,W] or [N,O,H,W]
+        offset = bias.reshape(1, -1, 1, 1)
+        if noise is not None:  # noise + bias as one [1 or N, O, H, W] tensor, laid out like x
+            shape = list(torch.broadcast_shapes(offset.shape, noise.shape))
+            if inplace:
+                offset = torch.add(offset, noise, out=torch.empty(shape, dtype=x.dtype, device=x.device, memory_format=fmt))
+            else:
+                offset = offset + noise
         scale = (dcoefs * LRELU_GAIN).to(x.dtype).reshape(n, -1, 1, 1)
         x = torch.addcmul(offset, x, scale, out=x) if inplace else torch.addcmul(offset, x, scale)
         return _lrelu_clamp(x, self.conv_clamp, inplace)
