@@ -61,7 +61,9 @@ def iter_render(seeds: Sequence[int], size: int, workers: int | None = None, chu
         for k, job in enumerate(jobs):
             yield (k * chunk, *render_seeds(*job))
         return
-    ctx = mp.get_context("spawn" if os.name == "nt" else "fork")
+    # spawn, never fork: a child forked after this process started OpenCV's (or torch's) thread
+    # pool deadlocks on its first cv2/torch call (seen: the test suite hung in cv2.setNumThreads)
+    ctx = mp.get_context("spawn")
     with ctx.Pool(workers) as pool:
         for k, (imgs, recs) in enumerate(pool.imap(_work, jobs)):
             yield k * chunk, imgs, recs
