@@ -47,7 +47,7 @@ def _sync(device: str) -> None:
         torch.cuda.synchronize()
 
 
-def time_interleaved(fns: dict, device: str, repeats: int, min_seconds: float, max_repeats: int) -> dict:
+def time_interleaved(fns: dict, device: str, repeats: int, min_seconds: float, max_repeats: int) -> tuple[dict, int]:
     """Seconds per call of each function in `fns`, run alternately: ({name: (minimum, median)}, rounds).
 
     One warm-up call each, then rounds in which every function runs once (the order flips
