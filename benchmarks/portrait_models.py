@@ -35,7 +35,8 @@ def main() -> None:
     p.add_argument("--count", type=int, default=5000)
     p.add_argument("--oracle", default=None, help="oracle file (default: the shipped one)")
     p.add_argument("--clip", default=str(small_clip.WEIGHTS_FILE), help="small-CLIP weights")
-    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--clip-count", type=int, default=1000, help="held-out images for the CLIP tables (default 1000)")
+    p.add_argument("--threads", type=int, default=1)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     groups = load_vocabulary()
@@ -60,8 +61,9 @@ def main() -> None:
 
     t0 = time.time()
     model, tokenizer = small_clip.create(args.clip)
-    full = [captions_for(r, 1, full=True, salt=1)[0] for r in records]
-    m = evaluate_clip(model, tokenizer, images, labels, full)
+    n = min(args.clip_count, len(images))
+    full = [captions_for(r, 1, full=True, salt=1)[0] for r in records[:n]]
+    m = evaluate_clip(model, tokenizer, images[:n], labels[:n], full)
     partial = [captions_for(r, 1, salt=2)[0] for r in records[:1000]]
     emb = small_clip.encode_images(model, (images[:1000].permute(0, 3, 1, 2).float() / 127.5 - 1))
     part = small_clip.caption_to_image_recall(emb, small_clip.encode_texts(model, tokenizer, partial))
