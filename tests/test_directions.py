@@ -25,10 +25,9 @@ from stylepaint.edits import EditStep
 from stylepaint.engine import stylespace
 from stylepaint.engine.networks import Generator
 from stylepaint.errors import InputError
+from conftest import CHECKPOINTS
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "checkpoints"
-if not FIXTURES.is_dir():
-    FIXTURES = Path("/work/shared/fixtures/checkpoints")
+FIXTURES = CHECKPOINTS
 TINY_CLIP = {
     "embed_dim": 24,
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 16, "head_width": 16},

@@ -92,3 +92,18 @@ def test_random_noise_differs_from_const(case):
         rand = G.synthesis(ws, noise_mode="random")
     assert rand.shape == const.shape
     assert not torch.equal(rand, const)
+
+
+def test_batch_of_one_matches_too(case):
+    """Batch 1 takes its own path (styles folded into the weights): each image alone must match
+    the reference, and the batched path, with noise const and none."""
+    G, ref = case
+    with torch.no_grad():
+        batched_nonoise = G.synthesis(torch.from_numpy(ref["ws_psi7"]), noise_mode="none")
+        for i in range(ref["ws_psi7"].shape[0]):
+            ws = torch.from_numpy(ref["ws_psi7"][i:i + 1])
+            assert rel_err(G.synthesis(ws, noise_mode="const")[0], ref["img_psi7"][i]) <= TOL
+            alone = G.synthesis_from_styles(G.styles(ws), noise_mode="none")[0]
+            assert rel_err(alone, batched_nonoise[i]) <= TOL
+            if "img_psi7_nonoise" in ref.files:
+                assert rel_err(alone, ref["img_psi7_nonoise"][i]) <= TOL
