@@ -60,6 +60,7 @@ def train_clip(
     seed: int = 0,
     max_minutes: float | None = None,
     init: Path | str | None = None,
+    eval_count: int = 1000,
 ) -> Iterator[dict]:
     """Train (or, from ``init`` weights, continue training) the small CLIP."""
     import open_clip
@@ -139,6 +140,7 @@ def train_clip(
         h_images, h_labels, h_records = load_split(heldout, groups)
         if any(r["seed"] < HELD_OUT_SEED for r in h_records):
             raise InputError(f"{heldout} holds training seeds (< {HELD_OUT_SEED})")
+        h_images, h_labels, h_records = h_images[:eval_count], h_labels[:eval_count], h_records[:eval_count]
         from stylepaint.portraits.captions import captions_for
 
         full = [captions_for(r, 1, full=True, salt=1)[0] for r in h_records]
