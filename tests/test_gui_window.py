@@ -175,8 +175,9 @@ def test_region_edit_changes_inside_far_more_than_outside(make_window):
     from stylepaint.gui.masks import feathered
     near = feathered((mask > 0.01).astype(np.float32), 0.25)     # the mask grown by ~8 px
     inside, outside = change[mask > 0.9].mean(), change[near == 0].mean()
-    print(f"region edit: mean change {inside:.2f} inside the mask, {outside:.2f} outside ({inside / outside:.1f}x)")
-    assert inside >= 5 * outside, (inside, outside)
+    ratio = f"{inside / outside:.1f}x" if outside > 0 else "outside unchanged"
+    print(f"region edit: mean change {inside:.2f} inside the mask, {outside:.2f} outside ({ratio})")
+    assert inside > 0 and inside >= 5 * outside, (inside, outside)
 
 
 def test_export_writes_png_with_metadata(make_window, tmp_path):
