@@ -40,3 +40,25 @@ def test_dataset_render_npy_matches_renderer(tmp_path):
 def test_dataset_render_rejects_bad_arguments(tmp_path, capsys):
     assert main(["dataset", "render", "--count", "0", str(tmp_path / "x")]) == 2
     assert "error" in capsys.readouterr().err
+
+
+def test_training_and_held_out_seeds_never_mix(tmp_path):
+    """load_split refuses a folder whose seeds belong to the other split."""
+    import pytest
+
+    from stylepaint.errors import InputError
+    from stylepaint.portraits.dataset import HELD_OUT_SEED, write_dataset
+    from stylepaint.portraits.train_oracle import load_split
+    from stylepaint.portraits.vocabulary import load_vocabulary
+
+    groups = load_vocabulary()
+    train, held = tmp_path / "train", tmp_path / "held"
+    for folder, start in ((train, 0), (held, HELD_OUT_SEED)):
+        for _ in write_dataset(folder, 2, 16, start, "npy", captions=1, workers=1):
+            pass
+    assert len(load_split(train, groups, "train")[0]) == 2
+    assert len(load_split(held, groups, "heldout")[0]) == 2
+    with pytest.raises(InputError, match="held-out seeds"):
+        load_split(held, groups, "train")
+    with pytest.raises(InputError, match="training seeds"):
+        load_split(train, groups, "heldout")

@@ -15,14 +15,13 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from stylepaint.errors import InputError
 from stylepaint.portraits import small_clip
-from stylepaint.portraits.dataset import HELD_OUT_SEED, read_captions
+from stylepaint.portraits.dataset import read_captions
 from stylepaint.portraits.train_oracle import augment, load_split, to_float
 from stylepaint.portraits.vocabulary import load_vocabulary
 
@@ -70,9 +69,7 @@ def train_clip(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     groups = load_vocabulary()
-    images, labels, records = load_split(data, groups)
-    if any(r["seed"] >= HELD_OUT_SEED for r in records):
-        raise InputError(f"{data} holds held-out seeds (>= {HELD_OUT_SEED}); train on seeds below it")
+    images, labels, records = load_split(data, groups, "train")
     caps = read_captions(data)[: len(images)]
     model, tokenizer = small_clip.create(pretrained=init, device=device)
     size = model.visual.image_size
@@ -137,9 +134,7 @@ def train_clip(
     metrics = {}
     model.eval()
     if heldout:
-        h_images, h_labels, h_records = load_split(heldout, groups)
-        if any(r["seed"] < HELD_OUT_SEED for r in h_records):
-            raise InputError(f"{heldout} holds training seeds (< {HELD_OUT_SEED})")
+        h_images, h_labels, h_records = load_split(heldout, groups, "heldout")
         h_images, h_labels, h_records = h_images[:eval_count], h_labels[:eval_count], h_records[:eval_count]
         from stylepaint.portraits.captions import captions_for
 

@@ -41,8 +41,16 @@ def augment(x: torch.Tensor, gen: torch.Generator, shift: int = 2) -> torch.Tens
     return x.clamp_(-1, 1)
 
 
-def load_split(folder: Path | str, groups: dict[str, list[str]]) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+def load_split(folder: Path | str, groups: dict[str, list[str]], split: str) -> tuple[torch.Tensor, torch.Tensor, list[dict]]:
+    """A data set folder as (uint8 NHWC images, label matrix, records), checked to hold only
+    ``split`` seeds: "train" below HELD_OUT_SEED, "heldout" from it on, so the two never mix."""
+    if split not in ("train", "heldout"):
+        raise ValueError(f"split must be 'train' or 'heldout', got {split!r}")
     records = read_records(folder)
+    if split == "train" and any(r["seed"] >= HELD_OUT_SEED for r in records):
+        raise InputError(f"{folder} holds held-out seeds (>= {HELD_OUT_SEED}); train on seeds below it")
+    if split == "heldout" and any(r["seed"] < HELD_OUT_SEED for r in records):
+        raise InputError(f"{folder} holds training seeds (< {HELD_OUT_SEED})")
     images = read_images(folder)
     if len(images) > len(records):  # a data set cut short: its written prefix
         images = images[: len(records)]
@@ -83,9 +91,7 @@ def train_oracle(
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     groups = load_vocabulary()
-    images, labels, records = load_split(data, groups)
-    if any(r["seed"] >= HELD_OUT_SEED for r in records):
-        raise InputError(f"{data} holds held-out seeds (>= {HELD_OUT_SEED}); train on seeds below it")
+    images, labels, records = load_split(data, groups, "train")
     if images.shape[1] != image_size:
         raise InputError(f"{data} holds {images.shape[1]} px images; the oracle trains on {image_size} px")
     if init:
@@ -125,9 +131,7 @@ def train_oracle(
     net.eval()
     metrics = {}
     if heldout:
-        h_images, h_labels, h_records = load_split(heldout, groups)
-        if any(r["seed"] < HELD_OUT_SEED for r in h_records):
-            raise InputError(f"{heldout} holds training seeds (< {HELD_OUT_SEED})")
+        h_images, h_labels, h_records = load_split(heldout, groups, "heldout")
         metrics = evaluate(Oracle(net, device), h_images, h_labels)
         metrics = {"heldout_accuracy": metrics, "heldout_count": len(h_images),
                    "heldout_seeds": [h_records[0]["seed"], h_records[-1]["seed"]]}
