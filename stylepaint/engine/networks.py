@@ -86,19 +86,6 @@ def _lrelu_clamp(x: torch.Tensor, clamp: float | None, inplace: bool) -> torch.T
     return x
 
 
-def bias_act(x: torch.Tensor, bias: torch.Tensor, activation: str, clamp: float | None) -> torch.Tensor:
-    """x + bias, then leaky ReLU with gain sqrt(2) ("lrelu") or nothing ("linear"), then clamp.
-
-    A reference helper (the layers below fold these steps into their own passes); `x` is not modified.
-    """
-    x = x + bias.to(x.dtype).reshape(1, -1, *([1] * (x.ndim - 2)))
-    if activation == "lrelu":
-        x = _lrelu_clamp(x * LRELU_GAIN, None, inplace=True)
-    if clamp is not None:
-        x = x.clamp_(-clamp, clamp)
-    return x
-
-
 class FullyConnected(nn.Module):
     """Equalised-learning-rate linear layer (weights stored raw, gain applied at run time)."""
 
