@@ -14,6 +14,7 @@ and pastes the crop back into the full-resolution photo.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from stylepaint.inversion.alignment import AlignedFace, Alignment, AlignSpec, al
 from stylepaint.inversion.imageio import Photo, load_photo
 from stylepaint.inversion.invert import Inversion, invert, run
 from stylepaint.inversion.pasteback import paste_back
+from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 #: Detection runs on a copy no larger than this (the full photo is kept for paste-back).
 DETECTION_SIDE = 1024
@@ -83,12 +85,13 @@ class PhotoInversion:
             "loss": self.inversion.loss,
             "seconds": self.inversion.seconds,
         }
+        buf = io.BytesIO()
+        np.savez_compressed(buf, ws=self.ws, crop=self.crop, reconstruction=self.inversion.image,
+                            matrix=self.alignment.matrix, meta=np.array(json.dumps(meta)))
         try:
-            with open(path, "wb") as fh:
-                np.savez_compressed(fh, ws=self.ws, crop=self.crop, reconstruction=self.inversion.image,
-                                    matrix=self.alignment.matrix, meta=np.array(json.dumps(meta)))
+            write_bytes_atomic(path, buf.getvalue())
         except OSError as exc:
-            raise InputError(f"{path}: cannot write the latent file ({exc.strerror or exc}).") from None
+            raise InputError(f"{path}: cannot write the latent file ({describe_oserror(exc)}).") from None
         return path
 
 
