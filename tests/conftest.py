@@ -26,6 +26,18 @@ def _private_home(tmp_path_factory, monkeypatch):
     return home
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks on a busy 2-core machine step several times faster on one torch thread
+    (two spin against other work); the caller's setting is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def fixture_dir() -> Path:
     if not CHECKPOINTS.is_dir():

@@ -24,20 +24,11 @@ from stylepaint.inversion.alignment import Alignment
 from stylepaint.inversion.imageio import load_photo
 from stylepaint.inversion.pasteback import pasted_region
 
-pytestmark = pytest.mark.gui
+pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("one_torch_thread")]
 
 ITERATIONS = (4, 4)          # W and W+ steps: the test is about the export, not the inversion's quality
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_torch_thread():
-    """Small tensors on a busy 2-core machine: one thread is faster than fighting for two."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,7 @@ from stylepaint.inversion.invert import invert, psnr, run, to_uint8
 from stylepaint.inversion.losses import FeatureLoss, PixelLoss, make_loss
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny generators step faster on one thread (and do not spin against other work); restored after."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

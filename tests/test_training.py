@@ -27,13 +27,7 @@ from stylepaint.training.trainer import _Run, build_config, ema_beta, train
 MB16 = 16 * 1024 * 1024
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny networks on a shared 2-core machine: one thread is several times faster
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def disc_images(n: int = 96, size: int = 16, seed: int = 0) -> np.ndarray:
