@@ -221,14 +221,3 @@ class Renderer:
             plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
             extra["heatmap"] = (image - plain).abs().mean(dim=1)[0].cpu().numpy()
         return image, extra
-
-
-_default_renderer: Renderer | None = None
-
-
-def render(**args) -> dict:
-    """Module-level convenience over one shared `Renderer`."""
-    global _default_renderer
-    if _default_renderer is None:
-        _default_renderer = Renderer()
-    return _default_renderer.render(**args)
