@@ -381,13 +381,13 @@ def _eyes(cv, a, n, cx, ey):
         up, lo = 0.032 * es, 0.026 * es
         tilt_in, tilt_out = 0.0, 0.0
         if expr == "surprised":
-            up, lo = up * 1.3, lo * 1.3
+            up, lo = up * 1.35, lo * 1.35
         elif expr == "smiling":
-            lo *= 0.55
-        elif expr == "angry":
-            tilt_in = 0.014
-        elif expr == "sad":
-            tilt_out = 0.012
+            lo *= 0.45
+        elif expr == "angry":  # narrowed, the lid pressed down at the inner corner
+            up, tilt_in = up * 0.8, 0.02
+        elif expr == "sad":  # drooping outer corners
+            tilt_out = 0.02
         inner = (ex - s * hw, ey + 0.002)
         outer = (ex + s * hw, ey - 0.002)
         upper = _bezier(inner, (ex - s * hw * 0.5, ey - up * 1.5 + tilt_in), (ex + s * hw * 0.5, ey - up * 1.5 + tilt_out), outer, n=20)
@@ -415,49 +415,55 @@ def _brows(cv, a, n, col, cx, ey):
     for s in (-1, 1):
         ex = cx + s * alignment.EYE_DISTANCE / 2
         y = ey - 0.07
-        inner_dy, outer_dy, arch = 0.0, 0.0, 0.012
-        if expr == "surprised":
-            y -= 0.018
-            arch = 0.02
-        elif expr == "angry":
-            inner_dy, outer_dy, arch = 0.022, -0.01, 0.0
-        elif expr == "sad":
-            inner_dy, outer_dy, arch = -0.018, 0.01, 0.004
+        inner_dy, outer_dy, arch, weight = 0.0, 0.0, 0.012, 1.0
+        if expr == "surprised":  # high, round
+            y -= 0.024
+            arch = 0.024
+        elif expr == "angry":  # a heavy V, low at the nose
+            inner_dy, outer_dy, arch, weight = 0.03, -0.014, -0.004, 1.35
+        elif expr == "sad":  # raised at the nose, falling outwards
+            inner_dy, outer_dy, arch = -0.03, 0.016, 0.002
         p0 = (ex - s * 0.045, y + inner_dy)
         p2 = (ex + s * 0.05, y + outer_dy + 0.006)
         p1 = ((p0[0] + p2[0]) / 2, (p0[1] + p2[1]) / 2 - arch)
-        cv.fill([_stroke(_bezier(p0, p1, p2, n=16), 0.0075 * n["brow"], 0.003)], col)
+        cv.fill([_stroke(_bezier(p0, p1, p2, n=16), 0.0075 * n["brow"] * weight, 0.003 * weight)], col)
 
 
 def _mouth(cv, a, n, skin, cx):
+    """Each expression has a mouth shape that stays readable at 64 px: a flat closed line
+    (neutral), a wide upturned open D (smiling), a tall O (surprised), a strong frown (sad),
+    a flat wide grimace of clenched teeth (angry)."""
     expr = a["expression"]
     y = 0.625
-    lips = _rgb(LIPSTICK[n["lip_color"]]) if a["lipstick"] == "yes" else np.clip(skin * 0.78 + [0.08, -0.02, -0.02], 0, 1)
+    lips = _rgb(LIPSTICK[n["lip_color"]]) if a["lipstick"] == "yes" else np.clip(skin * 0.72 + [0.1, -0.03, -0.03], 0, 1)
+    inside = (92, 26, 36)
     if expr == "surprised":
-        cv.fill([_ellipse(cx, y + 0.005, 0.028, 0.036)], lips)
-        cv.fill([_ellipse(cx, y + 0.006, 0.018, 0.025)], (92, 28, 36))
+        cv.fill([_ellipse(cx, y + 0.008, 0.032, 0.045)], lips)
+        cv.fill([_ellipse(cx, y + 0.009, 0.021, 0.033)], inside)
         return
     if expr == "angry":
-        outer = np.array([[cx - 0.045, y - 0.012], [cx + 0.045, y - 0.012], [cx + 0.036, y + 0.02], [cx - 0.036, y + 0.02]])
+        outer = np.array([[cx - 0.058, y - 0.004], [cx + 0.058, y - 0.004], [cx + 0.05, y + 0.024], [cx - 0.05, y + 0.024]])
         cv.fill([outer], lips)
-        cv.fill([np.array([[cx - 0.036, y - 0.005], [cx + 0.036, y - 0.005], [cx + 0.029, y + 0.012], [cx - 0.029, y + 0.012]])], (90, 26, 34))
-        cv.fill([np.array([[cx - 0.034, y - 0.005], [cx + 0.034, y - 0.005], [cx + 0.032, y + 0.002], [cx - 0.032, y + 0.002]])], (248, 246, 240))
+        teeth = np.array([[cx - 0.047, y + 0.002], [cx + 0.047, y + 0.002], [cx + 0.042, y + 0.018], [cx - 0.042, y + 0.018]])
+        cv.fill([teeth], (248, 246, 240))
+        cv.fill([_stroke(np.array([[cx - 0.045, y + 0.01], [cx + 0.045, y + 0.01]]), 0.0018, 0.0018)], (150, 140, 140))
         return
-    w, bend = {"neutral": (0.04, 0.0), "smiling": (0.052, -0.022), "sad": (0.036, 0.016)}[expr]
-    line = _bezier((cx - w, y + bend), (cx, y - bend * 0.9), (cx + w, y + bend), n=24)
-    if expr == "smiling":  # open smile: a wide D with teeth under the upper lip
-        top = _bezier((cx - w, y - 0.016), (cx, y + 0.012), (cx + w, y - 0.016), n=20)
-        low = _bezier((cx + w, y - 0.016), (cx + w * 0.6, y + 0.05), (cx - w * 0.6, y + 0.05), (cx - w, y - 0.016), n=24)
+    if expr == "smiling":  # open smile: a wide D with teeth under the upper lip, corners up
+        w = 0.062
+        top = _bezier((cx - w, y - 0.024), (cx, y + 0.006), (cx + w, y - 0.024), n=20)
+        low = _bezier((cx + w, y - 0.024), (cx + w * 0.6, y + 0.06), (cx - w * 0.6, y + 0.06), (cx - w, y - 0.024), n=24)
         cv.fill([np.vstack([top, low])], lips)
-        itop = _bezier((cx - w * 0.8, y - 0.01), (cx, y + 0.016), (cx + w * 0.8, y - 0.01), n=20)
-        ilow = _bezier((cx + w * 0.8, y - 0.01), (cx + w * 0.5, y + 0.038), (cx - w * 0.5, y + 0.038), (cx - w * 0.8, y - 0.01), n=24)
+        itop = _bezier((cx - w * 0.8, y - 0.017), (cx, y + 0.01), (cx + w * 0.8, y - 0.017), n=20)
+        ilow = _bezier((cx + w * 0.8, y - 0.017), (cx + w * 0.5, y + 0.046), (cx - w * 0.5, y + 0.046), (cx - w * 0.8, y - 0.017), n=24)
         m, box = cv.mask([np.vstack([itop, ilow])])
         cv.paint(m, box, (112, 30, 42))
         mt, _ = cv.mask([np.vstack([itop, itop[::-1] + [0, 0.011]])], box=box)
         cv.paint(mt * m, box, (250, 248, 242))
         return
+    w, bend = {"neutral": (0.042, 0.0), "sad": (0.046, 0.034)}[expr]
+    line = _bezier((cx - w, y + bend), (cx, y - bend * 1.1), (cx + w, y + bend), n=24)
     cv.fill([_stroke(line, 0.004, 0.004, 0.014)], lips)
-    cv.fill([_stroke(line, 0.0015, 0.0015, 0.002)], lips * 0.55)
+    cv.fill([_stroke(line, 0.0017, 0.0017, 0.0025)], lips * 0.5)
 
 
 def _facial_hair(cv, kind, hair, fw, n, cx):
@@ -476,15 +482,19 @@ def _facial_hair(cv, kind, hair, fw, n, cx):
 
 
 def _earrings(cv, n, fw, cx, ey):
+    """Hoops or drops, with a dark rim so that they read on light hair and skin too."""
     metal = METALS[n["metal"]]
+    rim = (60, 40, 30)
     for s in (-1, 1):
         x, y = cx + s * (fw + 0.006), ey + 0.085
         if n["earring_style"] == 0:  # hoop
-            cv.fill([_ellipse(x, y + 0.022, 0.02, 0.024), _ellipse(x, y + 0.022, 0.013, 0.017)], metal, shade=0.2)
+            cv.fill([_ellipse(x, y + 0.026, 0.025, 0.03), _ellipse(x, y + 0.026, 0.013, 0.018)], rim)
+            cv.fill([_ellipse(x, y + 0.026, 0.021, 0.026), _ellipse(x, y + 0.026, 0.016, 0.021)], metal, shade=0.2)
         else:  # drop
-            cv.fill([_ellipse(x, y + 0.004, 0.007, 0.007, 16)], metal)
-            cv.fill([_ellipse(x, y + 0.028, 0.014, 0.018, 24)], metal, shade=0.3)
-        cv.fill([_ellipse(x - 0.004, y + 0.018, 0.004, 0.004, 12)], (255, 255, 255), alpha=0.7)
+            cv.fill([_ellipse(x, y + 0.004, 0.008, 0.008, 16)], metal)
+            cv.fill([_ellipse(x, y + 0.032, 0.02, 0.024, 24)], rim)
+            cv.fill([_ellipse(x, y + 0.032, 0.016, 0.02, 24)], metal, shade=0.3)
+        cv.fill([_ellipse(x - 0.005, y + 0.02, 0.004, 0.004, 12)], (255, 255, 255), alpha=0.7)
 
 
 def _eyewear(cv, kind, n, cx, ey, fw):
