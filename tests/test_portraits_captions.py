@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from stylepaint.portraits.captions import caption, captions_for
+import pytest
+
+from stylepaint.portraits.captions import caption, captions_for, value_captions
 from stylepaint.portraits.renderer import sample_portrait
-from stylepaint.portraits.vocabulary import load_spec
+from stylepaint.portraits.vocabulary import load_spec, load_vocabulary
 
 
 def test_captions_are_deterministic_and_varied():
@@ -54,3 +56,25 @@ def test_partial_captions_leave_groups_out():
     lengths = [len(c.split()) for c in captions_for(rec, 40)]
     full = len(captions_for(rec, 1, full=True)[0].split())
     assert min(lengths) < full / 2
+
+
+def test_value_captions_name_one_group_each_value():
+    """The prompt contrast's captions: one per value, naming that value and no other group."""
+    spec = load_spec()
+    for group, values in load_vocabulary().items():
+        for k in range(5):
+            texts = value_captions(group, values, [k, 3])
+            assert len(texts) == len(values) and len(set(texts)) == len(values), texts
+            assert texts == value_captions(group, values, [k, 3])
+            for v, text in zip(values, texts):
+                if group in ("hair_color", "eye_color", "skin_tone", "background"):
+                    assert any(w in text for w in spec["groups"][group]["values"][v]["words"]), (v, text)
+                if group != "eye_color":
+                    assert " eyes" not in text, text
+                if group != "background":
+                    assert "background" not in text and "backdrop" not in text, text
+
+
+def test_only_rejects_unknown_groups():
+    with pytest.raises(ValueError):
+        caption(sample_portrait(1)["attributes"], np.random.default_rng(0), only="hair_colour")

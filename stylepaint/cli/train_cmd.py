@@ -27,6 +27,8 @@ def register(subparsers) -> None:
     c = sub.add_parser("clip", help="train the small CLIP (open_clip config portrait-clip)")
     _common(c, MODELS_DIR / "portrait-clip.pt", epochs=3, batch_size=256, lr=2e-3)
     c.add_argument("--aux-weight", type=float, default=0.5, help="weight of the auxiliary attribute loss (default 0.5)")
+    c.add_argument("--prompt-weight", type=float, default=1.0,
+                   help="weight of the per-group prompt contrast (default 1.0; see train_clip)")
     c.add_argument("--eval-count", type=int, default=1000, help="held-out images to measure (default 1000)")
     c.add_argument("--max-minutes", type=float, default=None, help="stop training after this many minutes")
     c.set_defaults(func=_clip)
@@ -86,7 +88,7 @@ def _clip(args: argparse.Namespace) -> int:
     from stylepaint.portraits.train_clip import train_clip
 
     result = _run(train_clip(args.data, args.out, args.heldout, args.epochs, args.batch_size, args.lr,
-                             args.aux_weight, threads=args.threads, device=args.device, seed=args.seed,
+                             args.aux_weight, args.prompt_weight, threads=args.threads, device=args.device, seed=args.seed,
                              max_minutes=args.max_minutes, init=args.init, eval_count=args.eval_count), args)
     config = {"open_clip_model": small_clip.MODEL_NAME,
               "open_clip_config": json.loads((small_clip.CONFIG_DIR / "portrait-clip.json").read_text())}

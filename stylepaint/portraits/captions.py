@@ -86,10 +86,14 @@ def _words(group: str, value: str) -> list[str]:
     return _spec()["groups"][group]["values"][value]["words"]
 
 
-def caption(attributes: dict, rng: np.random.Generator, full: bool = False) -> str:
-    """One caption of a portrait with these attributes (``full``: every group is described)."""
+def caption(attributes: dict, rng: np.random.Generator, full: bool = False, only: str | None = None) -> str:
+    """One caption of a portrait with these attributes (``full``: every group is described;
+    ``only``: just this group is, absence included -- "a portrait of a person with no glasses")."""
     a = attributes
-    mention = {g: full or rng.random() < p for g, p in MENTION.items()}
+    if only is not None and only not in MENTION:
+        raise ValueError(f"unknown attribute group {only!r}")
+    mention = {g: (g == only) if only else (full or rng.random() < p) for g, p in MENTION.items()}
+    full = full or only is not None
     bald = a["hair_style"] == "bald"
     phrases_with: list[str] = []  # things the person has ("green eyes")
     phrases_wear: list[str] = []  # things the person wears ("glasses")
@@ -181,3 +185,17 @@ def captions_for(record: dict, count: int = 1, full: bool = False, salt: int = 0
     """``count`` captions of one record, deterministic in its seed (and ``salt``)."""
     rng = np.random.default_rng([int(record["seed"]), 0xCA9, int(salt)])
     return [caption(record["attributes"], rng, full=full) for _ in range(count)]
+
+
+#: the attributes a one-group caption is written about: nothing in them is mentioned except the
+#: group that is substituted in, but they decide the noun and the bald-head wording
+_PLAIN = {"hair_color": "brown", "hair_style": "short", "bangs": "no", "eye_color": "brown", "expression": "neutral",
+          "eyewear": "none", "headwear": "none", "facial_hair": "none", "skin_tone": "fair", "background": "white",
+          "earrings": "no", "blush": "no", "lipstick": "no"}
+
+
+def value_captions(group: str, values: list[str], seed) -> list[str]:
+    """One caption per value of ``group`` that mentions only that group, all drawn with the same
+    random choices (so they differ in the value, not the wording form): the text side of a
+    per-group prompt contrast."""
+    return [caption(dict(_PLAIN, **{group: v}), np.random.default_rng(seed), only=group) for v in values]

@@ -1,9 +1,15 @@
 """Training the small CLIP on (render, caption) pairs with open_clip's ``ClipLoss``.
 
-Each step pairs every image with one of its captions (drawn at random), and adds an
-auxiliary cross-entropy from the image embedding to each attribute group through small
-linear heads (dropped when saving). The auxiliary term is there because CPU time is scarce:
-it makes the image tower learn the attributes in a couple of epochs instead of many.
+Each step pairs every image with one of its captions (drawn at random) under open_clip's
+``ClipLoss``, and adds two terms:
+
+* a per-group *prompt contrast*: for every attribute group, one caption per value that
+  mentions only that group (``captions.value_captions``, fresh wording each step) is encoded,
+  and each image must be closest to the caption of its own value. In a batch of full captions
+  the easy groups (background, skin) already separate the pairs, so plain ``ClipLoss`` teaches
+  the text tower little about eye colour or expression; this term asks for every group.
+* an auxiliary cross-entropy from the image embedding to each group through small linear heads
+  (dropped when saving), so the image tower learns the attributes in few epochs on a CPU.
 
 ``train_clip(...)`` is a long job yielding progress dicts; the last one has ``"result"``.
 """
@@ -21,6 +27,7 @@ from torch import nn
 
 from stylepaint.errors import InputError
 from stylepaint.portraits import small_clip
+from stylepaint.portraits.captions import value_captions
 from stylepaint.portraits.dataset import read_captions
 from stylepaint.portraits.train_oracle import augment, load_split, to_float
 from stylepaint.portraits.vocabulary import load_vocabulary
@@ -46,6 +53,22 @@ def evaluate_clip(model, tokenizer, images_u8: torch.Tensor, labels: torch.Tenso
             "zero_shot_count": len(images_u8), "retrieval_count": n}
 
 
+def prompt_contrast(model, tokenizer, groups: dict[str, list[str]], image_features: torch.Tensor,
+                    labels: torch.Tensor, seed) -> torch.Tensor:
+    """Mean over groups of the cross-entropy of classifying each image among its group's
+    one-value captions by cosine similarity (scaled by the model's logit scale)."""
+    texts = [t for k, (g, values) in enumerate(groups.items()) for t in value_captions(g, values, [*seed, k])]
+    txt = model.encode_text(tokenizer(texts).to(image_features.device), normalize=True)
+    img = F.normalize(image_features, dim=-1)
+    scale = model.logit_scale.exp()
+    loss, start = 0.0, 0
+    for k, values in enumerate(groups.values()):
+        logits = scale * img @ txt[start : start + len(values)].T
+        loss = loss + F.cross_entropy(logits, labels[:, k])
+        start += len(values)
+    return loss / len(groups)
+
+
 def train_clip(
     data: Path | str,
     out: Path | str,
@@ -54,6 +77,7 @@ def train_clip(
     batch_size: int = 256,
     lr: float = 2e-3,
     aux_weight: float = 0.5,
+    prompt_weight: float = 1.0,
     threads: int | None = 2,
     device: str = "cpu",
     seed: int = 0,
@@ -113,7 +137,8 @@ def train_clip(
             txt_f = model.encode_text(txt, normalize=True)
             loss_c = loss_fn(F.normalize(raw, dim=-1), txt_f, model.logit_scale.exp())
             loss_a = sum(F.cross_entropy(heads[g](raw), labels[idx, k].to(device)) for k, g in enumerate(groups)) / len(groups) if aux_weight else 0.0
-            loss = loss_c + aux_weight * loss_a
+            loss_p = prompt_contrast(model, tokenizer, groups, raw, labels[idx].to(device), [seed, step]) if prompt_weight else 0.0
+            loss = loss_c + aux_weight * loss_a + prompt_weight * loss_p
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -122,8 +147,10 @@ def train_clip(
                 model.logit_scale.clamp_(0, math.log(100))
             step += 1
             if step % 10 == 0 or step == total:
-                yield {"done": step, "total": total, "elapsed_s": time.time() - t0, "loss": float(loss),
-                       "message": f"epoch {epoch + 1}/{epochs} clip {float(loss_c):.3f} aux {float(loss_a):.3f}"}
+                parts = {k: float(v.detach()) if torch.is_tensor(v) else v for k, v in
+                         (("loss", loss), ("clip", loss_c), ("prompts", loss_p), ("aux", loss_a))}
+                yield {"done": step, "total": total, "elapsed_s": time.time() - t0, "loss": parts.pop("loss"),
+                       "message": f"epoch {epoch + 1}/{epochs} " + " ".join(f"{k} {v:.3f}" for k, v in parts.items())}
             if budget_s and time.time() - t0 > budget_s:
                 stopped_early = True
                 break
@@ -147,7 +174,7 @@ def train_clip(
         "path": str(out), "metrics": metrics, "train_seconds": round(train_seconds, 1), "steps": step,
         "cpu_seconds": round(cpu_seconds, 1),
         "stopped_early": stopped_early,
-        "hyper": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "aux_weight": aux_weight, "seed": seed,
+        "hyper": {"epochs": epochs, "batch_size": batch_size, "lr": lr, "aux_weight": aux_weight, "prompt_weight": prompt_weight, "seed": seed,
                   "threads": threads, "train_count": len(images), "captions_per_image": per,
                   "train_seeds": [records[0]["seed"], records[-1]["seed"]],
                   "init": str(init) if init else None}}}
