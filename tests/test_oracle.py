@@ -11,7 +11,7 @@ from stylepaint.portraits.dataset import HELD_OUT_SEED, render_seeds
 from stylepaint.portraits.oracle import ORACLE_FILE, load_oracle
 from stylepaint.portraits.vocabulary import load_vocabulary
 
-SEEDS = range(HELD_OUT_SEED + 900_000, HELD_OUT_SEED + 900_032)  # never trained on
+SEEDS = range(HELD_OUT_SEED + 900_000, HELD_OUT_SEED + 900_200)  # never trained on
 
 
 def _tensor(images: np.ndarray) -> torch.Tensor:
@@ -48,10 +48,21 @@ def test_oracle_reads_held_out_renders(oracle, renders):
     images, records = renders
     predicted = oracle.labels(images)
     per_group = {g: np.mean([p[g] == r["attributes"][g] for p, r in zip(predicted, records)]) for g in oracle.groups}
-    assert np.mean(list(per_group.values())) >= 0.9, per_group
-    # expression is the oracle's weak group (neutral/sad differ by ~1 px at 64 px): well above chance only
-    assert per_group.pop("expression") >= 0.45
-    assert min(per_group.values()) >= 0.8, per_group
+    # the shipped oracle scores >= 97.7 % on every group over 5000 held-out renders; on these 200
+    # a group falls below 93 % only if the model is broken (about 4 standard errors)
+    assert np.mean(list(per_group.values())) >= 0.97, per_group
+    assert min(per_group.values()) >= 0.93, per_group
+
+
+def test_oracle_reads_every_expression_of_one_face(oracle):
+    """Expression, the hardest group: one face drawn with each expression is read right."""
+    from stylepaint.portraits.renderer import render, sample_portrait
+
+    rec = sample_portrait(HELD_OUT_SEED + 77)
+    rec["attributes"].update(facial_hair="none", eyewear="none")
+    values = oracle.groups["expression"]
+    images = np.stack([render({**rec, "attributes": {**rec["attributes"], "expression": v}}, 128) for v in values])
+    assert [p["expression"] for p in oracle.labels(_tensor(images))] == values
 
 
 def test_oracle_is_size_independent(oracle, renders):
