@@ -45,3 +45,11 @@ def user_config_dir() -> Path:
     path = home / "config" if home else Path(platformdirs.user_config_dir(APP_NAME, appauthor=False))
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def clip_url_cache_dir() -> Path:
+    """open_clip's own cache for weights fetched by URL (``download_pretrained_from_url``):
+    where ``create_model(name, pretrained=tag)`` looks, the CLIP preflight checks and the model
+    catalogue downloads. Under ``STYLEPAINT_HOME`` when that is set (not created here)."""
+    home = _home_override()
+    return home / "cache" / "clip" if home else Path("~/.cache/clip").expanduser()

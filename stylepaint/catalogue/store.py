@@ -26,14 +26,6 @@ def models_dir() -> Path:
     return folder
 
 
-def clip_cache_dir() -> Path:
-    """open_clip's own cache for weights fetched by URL (``download_pretrained_from_url``), where
-    ``create_model(name, pretrained=tag)`` and the CLIP preflight look; under ``STYLEPAINT_HOME``
-    when that is set, so tests never write to the real home."""
-    home = os.environ.get("STYLEPAINT_HOME")
-    return Path(home) / "cache" / "clip" if home else Path("~/.cache/clip").expanduser()
-
-
 def manual_hint(entry: Entry, path: Path) -> str:
     return f"to install it by hand, download {entry.url} and save it as {path}"
 
@@ -45,7 +37,7 @@ class ModelStore:
                  clip_folder: str | os.PathLike | None = None):
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.folder = Path(folder) if folder else models_dir()
-        self.clip_folder = Path(clip_folder) if clip_folder else clip_cache_dir()
+        self.clip_folder = Path(clip_folder) if clip_folder else paths.clip_url_cache_dir()
 
     def path(self, name: str) -> Path:
         """Where the entry's file is, or will be once downloaded (CLIP weights: open_clip's cache)."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from stylepaint import paths
 from stylepaint.clip.preflight import ClipSource, preflight
 from stylepaint.clip.preprocess import to_clip_input
 from stylepaint.clip.text import TextEncoder
@@ -112,7 +113,7 @@ def build(source: ClipSource, device: str | torch.device = "cpu") -> ClipModel:
     weights = source.weights
     try:
         if source.download is not None and "hf_hub_repo" not in source.download:
-            weights = download_pretrained(source.download)
+            weights = download_pretrained(source.download, cache_dir=str(paths.clip_url_cache_dir()))
         with torch.inference_mode(False):  # real parameters even when called under inference mode
             model = open_clip.create_model(
                 source.arch,

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+from stylepaint import paths
 from stylepaint.clip import registry
 from stylepaint.errors import ClipError
 
@@ -171,17 +172,10 @@ def _cached_pretrained(cfg: dict) -> str | None:
             return hit
     url = cfg.get("url", "")
     if url:
-        target = url_cache_dir() / os.path.basename(url)
+        target = paths.clip_url_cache_dir() / os.path.basename(url)
         if target.is_file():
             return str(target)
     return None
-
-
-def url_cache_dir() -> Path:
-    """open_clip's cache for weights fetched by URL (where the catalogue downloads them);
-    under STYLEPAINT_HOME when that is set."""
-    home = os.environ.get("STYLEPAINT_HOME")
-    return Path(home) / "cache" / "clip" if home else Path("~/.cache/clip").expanduser()
 
 
 def _tag_list(tags: list[str], most: int = 6) -> str:
