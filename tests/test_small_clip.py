@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import open_clip
 import pytest
 import torch
@@ -15,7 +16,7 @@ from stylepaint.portraits.dataset import HELD_OUT_SEED, render_seeds
 from stylepaint.portraits.manifest import read_manifest, verify
 from stylepaint.portraits.vocabulary import load_vocabulary
 
-SEEDS = range(HELD_OUT_SEED + 800_000, HELD_OUT_SEED + 800_040)
+SEEDS = range(HELD_OUT_SEED + 800_000, HELD_OUT_SEED + 800_200)  # never trained on
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +49,24 @@ def test_zero_shot_on_held_out_renders(clip, renders):
     groups = load_vocabulary()
     labels = torch.tensor([[groups[g].index(r["attributes"][g]) for g in groups] for r in records])
     acc = small_clip.zero_shot_accuracy(model, tokenizer, small_clip.encode_images(model, images), labels)
-    # what the shipped model has learned: the large colour regions, and hair style above chance;
-    # the small details (eyes, accessories, expression) are not yet learned (see docs/portraits.md)
-    assert acc["hair_color"] >= 0.8 and acc["background"] >= 0.8 and acc["skin_tone"] >= 0.8, acc
-    assert acc["hair_style"] >= 0.4, acc
+    # the shipped model scores >= 96 % on every group over 1000 held-out renders; on these 200
+    # a group falls below 90 % only if the model is broken (about 5 standard errors)
+    assert min(acc.values()) >= 0.9, acc
+
+
+def test_zero_shot_reads_eye_colour_of_one_face(clip):
+    """The smallest detail: one face drawn with each eye colour is matched to its own prompt."""
+    from stylepaint.portraits.renderer import render, sample_portrait
+
+    model, tokenizer = clip
+    rec = sample_portrait(HELD_OUT_SEED + 4242)
+    rec["attributes"].update(eyewear="none")
+    values = load_vocabulary()["eye_color"]
+    images = torch.from_numpy(np.stack([render({**rec, "attributes": {**rec["attributes"], "eye_color": v}}, 128)
+                                        for v in values])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    text = small_clip.encode_texts(model, tokenizer, small_clip.zero_shot_prompts()["eye_color"])
+    picked = (small_clip.encode_images(model, images) @ text.T).argmax(-1).tolist()
+    assert [values[i] for i in picked] == values
 
 
 def test_caption_retrieval(clip, renders):
@@ -59,7 +74,7 @@ def test_caption_retrieval(clip, renders):
     images, records = renders
     texts = [captions_for(r, 1, full=True, salt=1)[0] for r in records]
     r = small_clip.caption_to_image_recall(small_clip.encode_images(model, images), small_clip.encode_texts(model, tokenizer, texts))
-    assert r["R@1"] >= 0.5 and r["R@5"] >= 0.8, r
+    assert r["R@1"] >= 0.9 and r["R@5"] >= 0.97, r  # 98.3 % / 99.8 % among 1000 held-out
 
 
 def test_manifest_lists_shipped_models_within_budget():

@@ -54,7 +54,7 @@ def load_split(folder: Path | str, groups: dict[str, list[str]], split: str) -> 
     images = read_images(folder)
     if len(images) > len(records):  # a data set cut short: its written prefix
         images = images[: len(records)]
-    images = torch.from_numpy(np.ascontiguousarray(images))
+    images = torch.from_numpy(np.array(images))  # a private, writable copy of the memory map
     if len(images) != len(records):
         raise InputError(f"{folder}: {len(images)} images but {len(records)} records")
     return images, torch.from_numpy(label_matrix(records, groups)), records
