@@ -29,8 +29,7 @@ from stylepaint.errors import InputError
 from stylepaint.portraits import small_clip
 from stylepaint.portraits.captions import value_captions
 from stylepaint.portraits.dataset import read_captions
-from stylepaint.portraits.train_oracle import augment, load_split, to_float
-from stylepaint.portraits.vocabulary import load_vocabulary
+from stylepaint.portraits.train_oracle import augment, load_split, to_float, training_setup
 
 
 def save_clip(model, path: Path | str, half: bool = True) -> None:
@@ -88,12 +87,7 @@ def train_clip(
     """Train (or, from ``init`` weights, continue training) the small CLIP."""
     import open_clip
 
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    groups = load_vocabulary()
-    images, labels, records = load_split(data, groups, "train")
+    gen, groups, images, labels, records = training_setup(data, threads, seed)
     caps = read_captions(data)[: len(images)]
     model, tokenizer = small_clip.create(pretrained=init, device=device)
     size = model.visual.image_size

@@ -60,6 +60,18 @@ def load_split(folder: Path | str, groups: dict[str, list[str]], split: str) -> 
     return images, torch.from_numpy(label_matrix(records, groups)), records
 
 
+def training_setup(data: Path | str, threads: int | None, seed: int):
+    """What every portrait-model training starts with: torch threads, seeds, and the training
+    split. Returns ``(generator, groups, uint8 images, labels, records)``."""
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    groups = load_vocabulary()
+    images, labels, records = load_split(data, groups, "train")
+    return gen, groups, images, labels, records
+
+
 @torch.no_grad()
 def evaluate(oracle: Oracle, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
     """Accuracy per group (fraction) on uint8 NHWC images with label matrix ``[N, n_groups]``."""
@@ -86,12 +98,7 @@ def train_oracle(
     init: Path | str | None = None,
 ) -> Iterator[dict]:
     """Train (or, from ``init``, continue training) an oracle; ``data``/``heldout`` are data set folders."""
-    if threads:
-        torch.set_num_threads(threads)
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    groups = load_vocabulary()
-    images, labels, records = load_split(data, groups, "train")
+    gen, groups, images, labels, records = training_setup(data, threads, seed)
     if images.shape[1] != image_size:
         raise InputError(f"{data} holds {images.shape[1]} px images; the oracle trains on {image_size} px")
     if init:
@@ -122,7 +129,7 @@ def train_oracle(
             opt.step()
             sched.step()
             step += 1
-            running = 0.98 * running + 0.02 * float(loss) if step > 1 else float(loss)  # across epochs
+            running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()  # across epochs
             if step % 20 == 0 or step == total:
                 yield {"done": step, "total": total, "message": f"epoch {epoch + 1}/{epochs} loss {running:.3f}",
                        "loss": running, "elapsed_s": time.time() - t0}
