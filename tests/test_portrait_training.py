@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from stylepaint.portraits import small_clip
+from stylepaint.portraits.captions import value_captions
 from stylepaint.portraits.dataset import write_dataset
 from stylepaint.portraits.oracle import load_oracle
 from stylepaint.portraits.train_clip import prompt_contrast, train_clip
@@ -51,8 +52,6 @@ def test_prompt_contrast_prefers_the_true_values(one_torch_thread):
     torch.manual_seed(0)
     model, tokenizer = small_clip.create(None)
     groups = {"eye_color": load_vocabulary()["eye_color"]}
-    from stylepaint.portraits.captions import value_captions
-
     with torch.no_grad():
         text = model.encode_text(tokenizer(value_captions("eye_color", groups["eye_color"], [1, 0, 0])), normalize=True)
     labels = torch.arange(6).unsqueeze(1)

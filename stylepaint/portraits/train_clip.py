@@ -60,12 +60,8 @@ def prompt_contrast(model, tokenizer, groups: dict[str, list[str]], image_featur
     txt = model.encode_text(tokenizer(texts).to(image_features.device), normalize=True)
     img = F.normalize(image_features, dim=-1)
     scale = model.logit_scale.exp()
-    loss, start = 0.0, 0
-    for k, values in enumerate(groups.values()):
-        logits = scale * img @ txt[start : start + len(values)].T
-        loss = loss + F.cross_entropy(logits, labels[:, k])
-        start += len(values)
-    return loss / len(groups)
+    per_group = txt.split([len(values) for values in groups.values()])
+    return sum(F.cross_entropy(scale * img @ t.T, labels[:, k]) for k, t in enumerate(per_group)) / len(groups)
 
 
 def train_clip(
