@@ -39,6 +39,7 @@ def engine(fixture_dir, tmp_path_factory):
 @pytest.fixture
 def window(qtbot, engine, fixture_dir, tmp_path):
     renderer, spec = engine
+    renderer.forget(str(fixture_dir / "sg2ada-64px.pkl"))   # loaded by render() itself, as in the app (item 1)
     worker = RenderWorker(render_fn=renderer.render, sync=True)
     w = MainWindow(model=str(fixture_dir / "sg2ada-64px.pkl"), clip=spec, worker=worker,
                    settings=Settings(tmp_path / "editor.json"), store=FavoritesStore(tmp_path / "favorites"))

@@ -91,3 +91,17 @@ def test_bad_input_comes_back_as_an_error(renderer, tiny_model_file, args, needl
 def test_preview_size_renders_smaller(renderer, fixture_dir):
     res = renderer.render(model=str(fixture_dir / "sg2ada-64px.pkl"), seed=0, preview_size=32)
     assert res["image"].shape == (32, 32, 3) and res["metadata"]["preview"]
+
+
+def test_a_generator_loaded_by_render_works_under_autograd(tiny_model_file):
+    """Photo inversion optimises through the renderer's cached generator (issue 14, item 1): the
+    weights that render() loaded must not be inference tensors."""
+    import torch
+
+    fresh = Renderer(build_directions=False)
+    assert fresh.render(model=tiny_model_file, seed=1)["error"] is None
+    G = fresh.generator(tiny_model_file, "cpu")
+    assert not any(p.is_inference() for p in G.parameters())
+    ws = torch.zeros([1, G.num_ws, G.w_dim], requires_grad=True)
+    G.synthesis(ws).square().mean().backward()
+    assert ws.grad is not None and float(ws.grad.abs().sum()) > 0

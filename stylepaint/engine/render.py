@@ -155,9 +155,11 @@ class Renderer:
         timings, metadata = {}, {}
         result = {"image": None, "error": None, "timings": timings, "metadata": metadata}
         try:
+            # loaded outside inference mode: the cached generator is shared with autograd jobs
+            # (photo inversion), and weights made under inference mode cannot be saved for backward
+            G = self.generator(model, device)
+            timings["load_ms"] = (time.perf_counter() - t0) * 1e3
             with torch.inference_mode():
-                G = self.generator(model, device)
-                timings["load_ms"] = (time.perf_counter() - t0) * 1e3
                 metadata.update(model=G.source_path, model_id=G.model_id, device=str(G.device),
                                 resolution=G.img_resolution, num_ws=G.num_ws, format=G.source_format,
                                 layers=[l.name for l in G.style_layers], seed=seed, truncation=truncation)
