@@ -45,6 +45,11 @@ class EditStep:
     def label(self) -> str:
         return self.name or self.prompt
 
+    def direction_key(self) -> str:
+        """What decides the edit's per-channel shift (not α, name, mask or on/off): the key under
+        which a resolved shift is pinned in favorites and documents."""
+        return json.dumps([self.prompt, self.neutral, float(self.beta), self.layers])
+
     def with_(self, **changes) -> "EditStep":
         return replace(self, **changes)
 
