@@ -105,3 +105,57 @@ def test_a_generator_loaded_by_render_works_under_autograd(tiny_model_file):
     ws = torch.zeros([1, G.num_ws, G.w_dim], requires_grad=True)
     G.synthesis(ws).square().mean().backward()
     assert ws.grad is not None and float(ws.grad.abs().sum()) > 0
+
+
+def _picture(renderer, model, clip, **kw):
+    res = renderer.render(model=model, clip=clip, **kw)
+    assert res["error"] is None, res["error"]
+    return res
+
+
+@pytest.mark.parametrize("space", ["w+", "s"])
+def test_morph_at_one_is_face_b_as_saved_and_at_zero_the_current_picture(renderer, tiny_model_file, tiny_clip_spec,
+                                                                        space):
+    """Issue 14, item 6: both spaces end exactly on the target picture (with its own edits)."""
+    a_edits = [EditStep("smiling", alpha=6.0, beta=0.0).to_dict()]
+    b_edits = [EditStep("curly hair", alpha=-7.0, beta=0.0).to_dict()]
+    face_b = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=7, truncation=0.7, edits=b_edits)
+    ws_b = face_b["metadata"]["ws"]
+    current = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=2, truncation=0.7, edits=a_edits)
+    images = {}
+    for t in (0.0, 0.5, 1.0):
+        morph = {"ws_b": ws_b, "edits_b": b_edits, "t": t, "space": space}
+        images[t] = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=2, truncation=0.7, edits=a_edits,
+                             morph=morph)["image"]
+    assert np.array_equal(images[1.0], face_b["image"])
+    assert np.array_equal(images[0.0], current["image"])
+    assert not np.array_equal(images[0.5], images[0.0]) and not np.array_equal(images[0.5], images[1.0])
+
+
+def test_pinned_shifts_render_as_saved_when_the_directions_change(renderer, tiny_model_file, tiny_clip_spec):
+    """Issue 14, item 7: a render reports the shifts it used; given back as ``pinned`` they give
+    the same picture after the directions changed (a partial build that finished)."""
+    import copy
+
+    from stylepaint.directions import Editor
+
+    edits = [EditStep("smiling", alpha=6.0, beta=0.0).to_dict(), EditStep("old", alpha=3.0, beta=0.0).to_dict()]
+    saved = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=3, edits=edits)
+    shifts = saved["metadata"]["shifts"]
+    assert set(shifts) == {EditStep.from_dict(e).direction_key() for e in edits}
+    G = renderer.generator(tiny_model_file, "cpu")
+    editor = renderer.editor(G, tiny_clip_spec)
+    rel = copy.deepcopy(editor.relevance)
+    rel.R = rel.R.flip(0)                                   # other directions, as after the build finished
+    renderer.set_editor(G, tiny_clip_spec, Editor(rel, editor.text, G.img_resolution, editor.default_neutral))
+    try:
+        moved = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=3, edits=edits)
+        pinned = _picture(renderer, tiny_model_file, tiny_clip_spec, seed=3, edits=edits, pinned=shifts)
+    finally:
+        renderer.set_editor(G, tiny_clip_spec, editor)
+    assert not np.array_equal(moved["image"], saved["image"])
+    assert np.array_equal(pinned["image"], saved["image"])
+    # every edit pinned: no directions needed at all
+    bare = Renderer(build_directions=False)
+    alone = bare.render(model=tiny_model_file, clip="no-such-clip", seed=3, edits=edits, pinned=shifts)
+    assert alone["error"] is None and np.array_equal(alone["image"], saved["image"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 import torch
 
 from stylepaint.clip import registry
@@ -94,23 +95,39 @@ class Editor:
         if missing:
             raise InputError(f"these styles lack layers {missing[:3]}: the directions belong to another model")
         shift, count = self.shift(direction, beta, layers)
-        out, start = OrderedDict(), 0
-        for name, c in zip(self.relevance.layers, self.relevance.channels):
-            s = styles[name]
-            part = shift[start:start + c]
-            start += c
-            if alpha == 0 or count == 0 or not bool(part.any()):
-                out[name] = s
-            else:
-                out[name] = s + float(alpha) * part.to(device=s.device, dtype=s.dtype)
-        for name in styles:  # keep anything else the caller passed along
-            out.setdefault(name, styles[name])
-        return out, count
+        return shift_styles(styles, shift, alpha, zip(self.relevance.layers, self.relevance.channels)), count
 
 
-def apply_steps(editor: Editor, styles: dict, steps) -> tuple["OrderedDict[str, torch.Tensor]", list[int]]:
+def shift_styles(styles: dict, shift: torch.Tensor, alpha: float, layers=None) -> "OrderedDict[str, torch.Tensor]":
+    """styles + α · shift, with the flat [C] ``shift`` cut per layer (``layers``: (name, channels)
+    pairs; default: the styles' own order and widths)."""
+    layers = list(layers) if layers is not None else [(k, v.shape[-1]) for k, v in styles.items()]
+    missing = [name for name, _ in layers if name not in styles]
+    if missing:
+        raise InputError(f"these styles lack layers {missing[:3]}: the directions belong to another model")
+    if sum(c for _, c in layers) != shift.numel():
+        raise InputError(f"a shift of {shift.numel()} channels does not fit these styles: it belongs to another model")
+    out, start = OrderedDict(), 0
+    for name, c in layers:
+        s = styles[name]
+        part = shift[start:start + c]
+        start += c
+        if alpha == 0 or not bool(part.any()):
+            out[name] = s
+        else:
+            out[name] = s + float(alpha) * part.to(device=s.device, dtype=s.dtype)
+    for name in styles:  # keep anything else the caller passed along
+        out.setdefault(name, styles[name])
+    return out
+
+
+def apply_steps(editor: Editor | None, styles: dict, steps, pinned: dict | None = None,
+                resolved: dict | None = None) -> tuple["OrderedDict[str, torch.Tensor]", list[int]]:
     """Apply the enabled ``EditStep``s (or their dicts) in order; masks are the caller's business.
 
+    ``pinned`` maps ``EditStep.direction_key()`` to a shift resolved earlier (a favorite or a
+    document made while the directions were partial renders as it was saved); ``resolved``, when
+    given, receives the shift each step used. ``editor`` may be None when every step is pinned.
     Returns the edited styles and the number of channels each applied step moved.
     """
     moved = []
@@ -119,7 +136,17 @@ def apply_steps(editor: Editor, styles: dict, steps) -> tuple["OrderedDict[str, 
             step = EditStep.from_dict(step)
         if not step.enabled:
             continue
-        direction = editor.direction(step.prompt, step.neutral)
-        styles, count = editor.apply(styles, direction, step.alpha, step.beta, step.layers)
+        key = step.direction_key()
+        shift = (pinned or {}).get(key)
+        if shift is not None:
+            shift = torch.as_tensor(np.asarray(shift, np.float32))
+            count = int((shift != 0).sum())
+            styles = shift_styles(styles, shift, step.alpha)
+        else:
+            direction = editor.direction(step.prompt, step.neutral)
+            shift, count = editor.shift(direction, step.beta, step.layers)
+            styles = shift_styles(styles, shift, step.alpha, zip(editor.relevance.layers, editor.relevance.channels))
+        if resolved is not None:
+            resolved[key] = shift.detach().cpu().numpy().astype(np.float32)
         moved.append(count)
     return styles, moved

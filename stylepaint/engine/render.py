@@ -9,6 +9,7 @@ reloads anything.
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from collections import OrderedDict
@@ -42,7 +43,11 @@ def _mask_tensor(mask, G: Generator, what: str) -> torch.Tensor:
 
 
 def _lerp_styles(a: dict, b: dict, t: float) -> "OrderedDict[str, torch.Tensor]":
-    return OrderedDict((k, a[k] + (b[k] - a[k]) * t) for k in a)
+    return OrderedDict((k, torch.lerp(a[k], b[k], t)) for k in a)
+
+
+def _steps(edits) -> list[EditStep]:
+    return [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in edits]
 
 
 def composite_regions(plain: torch.Tensor, edited: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
@@ -72,10 +77,15 @@ class Renderer:
         self.max_generators = max_generators
         self.build_directions = build_directions
         self.direction_params = direction_params   # a directions.BuildParams; None = the recipe's defaults
+        self._lock = threading.RLock()             # renders and long jobs (own thread) share the caches
 
     # ------------------------------------------------------------------ caches
     def generator(self, model=None, device="cpu") -> Generator:
         key = (str(model) if model is not None else None, str(device))
+        with self._lock:
+            return self._generator(key, model, device)
+
+    def _generator(self, key, model, device) -> Generator:
         if key not in self._generators:
             try:
                 if model is not None and not Path(model).expanduser().is_file():
@@ -95,8 +105,9 @@ class Renderer:
 
     def forget(self, model=None) -> None:
         """Drop cached generators (and their editors) for `model`, e.g. after the file changed."""
-        for key in [k for k in self._generators if k[0] == (str(model) if model is not None else None)]:
-            del self._generators[key]
+        with self._lock:
+            for key in [k for k in self._generators if k[0] == (str(model) if model is not None else None)]:
+                del self._generators[key]
 
     def editor(self, G: Generator, clip: str | None):
         """The text editor (CLIP + global directions) for this generator, cached.
@@ -108,23 +119,26 @@ class Renderer:
         from stylepaint.directions import open_editor  # imported on first edit: CLIP is heavy
 
         key = (G.model_id, str(G.device), clip)
-        if key not in self._editors:
-            try:
-                self._editors[key] = open_editor(G, clip, self.direction_params, build_missing=self.build_directions)
-            except StylepaintError as exc:
-                self._editors[key] = exc
-        value = self._editors[key]
+        with self._lock:
+            if key not in self._editors:
+                try:
+                    self._editors[key] = open_editor(G, clip, self.direction_params, build_missing=self.build_directions)
+                except StylepaintError as exc:
+                    self._editors[key] = exc
+            value = self._editors[key]
         if isinstance(value, StylepaintError):
             raise value
         return value
 
     def set_editor(self, G: Generator, clip: str | None, editor) -> None:
         """Install an editor built elsewhere (e.g. by a background direction build)."""
-        self._editors[(G.model_id, str(G.device), clip)] = editor
+        with self._lock:
+            self._editors[(G.model_id, str(G.device), clip)] = editor
 
     def forget_editor(self, G: Generator, clip: str | None) -> None:
         """Drop a cached editor (or cached failure), e.g. once its directions have been built."""
-        self._editors.pop((G.model_id, str(G.device), clip), None)
+        with self._lock:
+            self._editors.pop((G.model_id, str(G.device), clip), None)
 
     # ------------------------------------------------------------------ pieces
     def _ws(self, G: Generator, seed, ws, truncation: float) -> torch.Tensor:
@@ -140,17 +154,31 @@ class Renderer:
                              f"[{G.num_ws}, {G.w_dim}] (W+) or [{G.w_dim}] (W)")
         return torch.from_numpy(arr).to(G.device)
 
-    def _edited(self, G: Generator, styles: dict, steps: list[EditStep], clip) -> tuple[dict, list[int]]:
+    def _edited(self, G: Generator, styles: dict, steps: list, clip, pinned=None,
+                resolved=None) -> tuple[dict, list[int]]:
+        steps = [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in steps]
         if not steps:
             return styles, []
         from stylepaint.directions import apply_steps
 
-        return apply_steps(self.editor(G, clip), styles, steps)
+        pinned = pinned or {}
+        every_pinned = all(s.direction_key() in pinned for s in steps if s.enabled)
+        editor = None if every_pinned else self.editor(G, clip)
+        return apply_steps(editor, styles, steps, pinned, resolved)
+
+    def _picture_styles(self, G: Generator, ws_t: torch.Tensor, steps: list, clip, pinned=None) -> dict:
+        """The styles of another picture (blend or morph face B) with its global edits."""
+        return self._edited(G, G.styles(ws_t), [s for s in _steps(steps) if not s.mask], clip, pinned)[0]
 
     # ------------------------------------------------------------------ entry point
     def render(self, model=None, device="cpu", seed=0, ws=None, truncation=1.0, noise_mode="const",
                edits=(), clip=None, masks=None, blend=None, morph=None, preview_size=None,
-               heatmap=False) -> dict:
+               heatmap=False, pinned=None) -> dict:
+        """``pinned``: resolved edit shifts by ``EditStep.direction_key()`` (from a favorite or a
+        document); ``metadata["shifts"]`` returns the shifts this render used, in that form.
+        ``morph`` = {ws_b, edits_b, masks_b, pinned_b, t, space}: at t = 1 the render *is* face B's
+        picture, at t = 0 the current one, in either space. ``blend`` = {ws_b, edits_b, pinned_b,
+        mask, from_layer}."""
         t0 = time.perf_counter()
         timings, metadata = {}, {}
         result = {"image": None, "error": None, "timings": timings, "metadata": metadata}
@@ -163,8 +191,14 @@ class Renderer:
                 metadata.update(model=G.source_path, model_id=G.model_id, device=str(G.device),
                                 resolution=G.img_resolution, num_ws=G.num_ws, format=G.source_format,
                                 layers=[l.name for l in G.style_layers], seed=seed, truncation=truncation)
+                t = float(morph["t"]) if morph else 0.0
+                if morph and t >= 1.0:       # the target exactly as saved
+                    seed, ws, truncation = 0, morph["ws_b"], 1.0
+                    edits, masks, pinned = morph.get("edits_b") or (), morph.get("masks_b"), morph.get("pinned_b")
+                if morph and (t <= 0.0 or t >= 1.0):
+                    morph = None
                 image, extra = self._render(G, seed, ws, truncation, noise_mode, edits, clip, masks or {},
-                                            blend, morph, preview_size, heatmap, timings)
+                                            blend, morph, preview_size, heatmap, timings, pinned or {})
                 metadata.update(extra)
                 result["image"] = to_uint8(image)
         except StylepaintError as exc:
@@ -176,34 +210,38 @@ class Renderer:
         return result
 
     def _render(self, G, seed, ws, truncation, noise_mode, edits, clip, masks, blend, morph,
-                preview_size, want_heatmap, timings):
+                preview_size, want_heatmap, timings, pinned):
         t = time.perf_counter()
         ws_t = self._ws(G, seed, ws, truncation)
-        steps = [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in edits]
-        steps = [s for s in steps if s.enabled]
+        steps = [s for s in _steps(edits) if s.enabled]
         global_steps = [s for s in steps if not s.mask]
         region_steps = [s for s in steps if s.mask]
-        if morph and morph.get("space", "w+") == "w+":
-            ws_t = ws_t.lerp(self._ws(G, 0, morph["ws_b"], 1.0), float(morph["t"]))
+        shifts = {}
         base = G.styles(ws_t)
-        styles, moved = self._edited(G, base, global_steps, clip)
-        if morph and morph.get("space") == "s":
-            styles_b = G.styles(self._ws(G, 0, morph["ws_b"], 1.0))
-            styles_b, _ = self._edited(G, styles_b, [EditStep.from_dict(s) if isinstance(s, dict) else s
-                                                     for s in morph.get("edits_b", ())], clip)
-            styles = _lerp_styles(styles, styles_b, float(morph["t"]))
+        styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts)
+        if morph:
+            k = float(morph["t"])
+            ws_b = self._ws(G, 0, morph["ws_b"], 1.0)
+            styles_b = self._picture_styles(G, ws_b, morph.get("edits_b") or (), clip, morph.get("pinned_b"))
+            if morph.get("space", "w+") == "w+":        # latents interpolated; each face's edit offsets too
+                base_a, base_b = base, G.styles(ws_b)
+                ws_t = ws_t.lerp(ws_b, k)
+                base = G.styles(ws_t)
+                styles = OrderedDict((n, base[n] + torch.lerp(styles[n] - base_a[n], styles_b[n] - base_b[n], k))
+                                     for n in base)
+            else:
+                styles = _lerp_styles(styles, styles_b, k)
         layers = []
         for step in region_steps:
             if step.mask not in masks:
                 raise InputError(f"the edit '{step.label}' refers to a region mask '{step.mask}' that was not given")
-            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip)
+            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip, pinned, shifts)
             moved += n
             layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
         from_layer = default_from_layer(G)
         if blend:
-            styles_b = G.styles(self._ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation))
-            styles_b, _ = self._edited(G, styles_b, [EditStep.from_dict(s) if isinstance(s, dict) else s
-                                                     for s in blend.get("edits_b", ())], clip)
+            ws_b = self._ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation)
+            styles_b = self._picture_styles(G, ws_b, blend.get("edits_b") or (), clip, blend.get("pinned_b"))
             layers.append((styles_b, _mask_tensor(blend["mask"], G, "blend mask")))
             from_layer = blend.get("from_layer") or from_layer
         timings["edit_ms"] = (time.perf_counter() - t) * 1e3
@@ -217,7 +255,7 @@ class Renderer:
             max_res = preview_size if preview_size and preview_size < G.img_resolution else None
             image = G.synthesis_from_styles(styles, noise_mode, max_resolution=max_res)
         timings["synthesis_ms"] = (time.perf_counter() - t) * 1e3
-        extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None,
+        extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None, "shifts": shifts,
                  "preview": image.shape[-1] < G.img_resolution}
         if want_heatmap:
             plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
