@@ -51,3 +51,29 @@ def image_of(window) -> np.ndarray:
 
 def diff(a, b) -> float:
     return float(np.abs(a.astype(np.float32) - b.astype(np.float32)).mean())
+
+
+def open_window(qtbot, engine, model, tmp_path, sync=True, **kwargs):
+    """A main window on the shared test engine with its own settings and favorites under
+    ``tmp_path`` (a second call with the same ``tmp_path`` is the app started again)."""
+    from stylepaint.favorites import FavoritesStore
+    from stylepaint.gui.main_window import MainWindow
+    from stylepaint.gui.settings import Settings
+    from stylepaint.gui.worker import RenderWorker
+
+    renderer, spec = engine
+    worker = RenderWorker(render_fn=renderer.render, sync=sync)
+    window = MainWindow(model=str(model), clip=spec, worker=worker, settings=Settings(tmp_path / "editor.json"),
+                        store=FavoritesStore(tmp_path / "favorites"), **kwargs)
+    qtbot.addWidget(window)
+    return window
+
+
+def set_prompt(w, text, alpha=None, beta=None):
+    panel = w.prompt_panel
+    panel.target.setEditText(text)
+    panel.target.lineEdit().returnPressed.emit()
+    if beta is not None:
+        panel.beta.spin.setValue(beta)
+    if alpha is not None:
+        panel.alpha.slider.setValue(round(alpha * panel.alpha.per_unit))

@@ -163,3 +163,28 @@ def test_window_module_loads_without_torch():
                          env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_favorite_keeps_blend_morph_photo_and_pinned_shifts():
+    """Issue 14, items 7 and 8: the saved form holds everything that re-creates the picture."""
+    step = EditStep("smiling", alpha=2)
+    shift = np.arange(6, dtype=np.float32)
+    s = EditorState(seed=3, edits=(step,), masks={"blend": masks.top_bottom(8, 8)},
+                    blend={"ws_b": np.full((2, 3), 0.5, np.float32), "mode": "painted", "feather": 0.1,
+                           "from_layer": None, "label": "B", "edits_b": [EditStep("old").to_dict()],
+                           "pinned_b": {EditStep("old").direction_key(): shift + 1}},
+                    morph={"ws_b": np.zeros((2, 3), np.float32), "edits_b": [], "masks_b": {}, "pinned_b": {},
+                           "t": 0.25, "space": "s", "label": "F", "favorite": "f1"},
+                    photo={"path": "/p.png", "name": "p.png", "alignment": {"matrix": [[1, 0, 0], [0, 1, 0]]}})
+    state, arrays = s.to_favorite(ws=np.ones((2, 3)), shifts={step.direction_key(): shift,
+                                                             EditStep("unused").direction_key(): shift})
+    json.dumps(state)
+    back = EditorState.from_favorite(state, arrays)
+    assert back.blend["mode"] == "painted" and back.blend["edits_b"] == s.blend["edits_b"]
+    np.testing.assert_array_equal(back.blend["ws_b"], s.blend["ws_b"])
+    np.testing.assert_array_equal(back.blend["pinned_b"][EditStep("old").direction_key()], shift + 1)
+    assert back.morph["t"] == 0.25 and back.morph["space"] == "s" and back.photo == s.photo
+    assert list(back.pinned) == [step.direction_key()]          # only the shifts its edits use
+    np.testing.assert_array_equal(back.pinned[step.direction_key()], shift)
+    assert back.with_(ws=None, photo=s.photo).key() == s.with_(pinned=back.pinned).key()
+    assert back.render_args()["pinned"].keys() == {step.direction_key()}

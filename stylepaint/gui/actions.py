@@ -52,7 +52,7 @@ class Actions:
         self.w = window
         self.c = controller
         self.store = store
-        self.snapshot_ws = None
+        self.snapshot = None
         self.photo_jobs: dict[int, str] = {}
 
     # -- favorites -----------------------------------------------------------------------------
@@ -60,7 +60,7 @@ class Actions:
         favorites = self.store.list()
         self.w.favorites_dock.set_favorites(favorites)
         self.w.morph_panel.set_targets(favorites)
-        self.w.blend_panel.set_faces(favorites, has_snapshot=self.snapshot_ws is not None)
+        self.w.blend_panel.set_faces(favorites, has_snapshot=self.snapshot is not None)
 
     @reported
     def add_favorite(self, name: str | None = None):
@@ -68,7 +68,8 @@ class Actions:
         if result is None or result.get("image") is None:
             raise InputError("nothing to keep yet: there is no picture on the canvas")
         meta = result.get("metadata") or {}
-        state, arrays = self.c.state.to_favorite(ws=meta.get("ws"), model_id=meta.get("model_id"))
+        state, arrays = self.c.state.to_favorite(ws=meta.get("ws"), model_id=meta.get("model_id"),
+                                                 shifts=meta.get("shifts"))
         thumb = Image.fromarray(result["image"]).resize((128, 128), Image.Resampling.LANCZOS)
         buf = io.BytesIO()
         thumb.save(buf, "PNG")
@@ -128,10 +129,13 @@ class Actions:
         fav = self.store.get(settings["favorite"])
         if fav.arrays.get("ws") is None:
             raise InputError(f"favorite “{fav.name}” has no saved latent to morph towards")
-        edits_b = [e for e in fav.state.get("edits", []) if e.get("enabled", True)]
-        morph = {"ws_b": fav.arrays["ws"], "edits_b": edits_b, "t": settings["t"], "space": settings["space"],
+        morph = {**self._favorite_picture(fav), "t": settings["t"], "space": settings["space"],
                  "label": fav.name, "favorite": fav.id}
         self.c.change(s.with_(morph=morph), drag_key="morph", final=final)
+
+    def _favorite_picture(self, fav) -> dict:
+        """A favorite as face B: its latent with the edits, masks and shifts it was saved with."""
+        return EditorState.from_favorite(fav.state, fav.arrays).picture(ws=fav.arrays.get("ws"))
 
     def morph_towards(self, fav_id: str) -> None:
         self.w.show_panel("morph")
@@ -146,7 +150,7 @@ class Actions:
         if meta.get("ws") is None:
             self.w.show_message("Render a face first; then snapshot it as face B.", "warning")
             return
-        self.snapshot_ws = np.array(meta["ws"], np.float32)
+        self.snapshot = self.c.state.picture(ws=np.array(meta["ws"], np.float32), shifts=meta.get("shifts"))
         self.reload_favorites()
         self.w.blend_panel.choose(SNAPSHOT)
         self.w.show_message("Face B is the snapshot. Now pick another face for A (seed, Random or a favorite).", "info")
@@ -158,13 +162,15 @@ class Actions:
             self.c.change(s.with_(blend=None))
             return
         if settings["face_b"] == SNAPSHOT:
-            ws_b = self.snapshot_ws
+            face_b = self.snapshot
         else:
-            ws_b = self.store.get(settings["face_b"]).arrays.get("ws")
-        if ws_b is None:
+            fav = self.store.get(settings["face_b"])
+            face_b = None if fav.arrays.get("ws") is None else self._favorite_picture(fav)
+        if face_b is None:
             raise InputError("face B has no saved latent")
         blend = {k: settings[k] for k in ("mode", "feather", "from_layer", "label")}
-        blend["ws_b"] = ws_b
+        blend.update(ws_b=face_b["ws_b"], edits_b=[e for e in face_b["edits_b"] if not e.get("mask")],
+                     pinned_b=face_b["pinned_b"])
         if blend["mode"] == "painted" and "blend" not in s.masks:
             self.w.show_message("Paint where face B should show (brush tool, B).", "info")
         self.c.change(s.with_(blend=blend), drag_key="blend", final=final)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from stylepaint.edits import EditStep
+from stylepaint.errors import InputError
 from stylepaint.gui import masks as maskgen
 
 BLEND_MODES = ("left-right", "top-bottom", "painted")
@@ -54,6 +55,7 @@ class EditorState:
     blend: dict | None = None                # ws_b, label, mode, feather, from_layer
     morph: dict | None = None                # ws_b, edits_b, t, space, label
     photo: dict | None = None                # path, name, alignment (dict): the photo ``ws`` was inverted from
+    pinned: dict = field(default_factory=dict)  # EditStep.direction_key() -> resolved shift (favorite, document)
 
     def with_(self, **changes) -> "EditorState":
         """A changed copy. A new latent or model drops the photo link unless ``photo`` is given too
@@ -67,7 +69,7 @@ class EditorState:
         return _freeze({
             "model": self.model, "clip": self.clip, "seed": self.seed, "ws": self.ws, "truncation": self.truncation,
             "edits": list(self.edits), "draft": self.draft, "active": self.active,
-            "masks": self.masks, "blend": self.blend, "morph": self.morph, "photo": self.photo,
+            "masks": self.masks, "blend": self.blend, "morph": self.morph, "photo": self.photo, "pinned": self.pinned,
         })
 
     # -- edits -------------------------------------------------------------------------------
@@ -116,6 +118,7 @@ class EditorState:
     def render_args(self, size: int = 256, **extra) -> dict:
         """The plain argument dict for ``Renderer.render``; ``size`` is the mask resolution."""
         used_masks = {s.mask for s in self.applied_edits() if s.mask}
+        used_keys = {s.direction_key() for s in self.applied_edits()}
         args = {
             "model": self.model,
             "clip": self.clip,
@@ -126,25 +129,49 @@ class EditorState:
             "masks": {k: v for k, v in self.masks.items() if k in used_masks},
             "blend": None,
             "morph": None,
+            "pinned": {k: v for k, v in self.pinned.items() if k in used_keys},
         }
         if self.blend is not None and self.blend.get("ws_b") is not None:
             mask = blend_mask(self.blend, self.masks, size)
             if mask is not None:
-                args["blend"] = {"ws_b": self.blend["ws_b"], "mask": mask, "from_layer": self.blend.get("from_layer")}
+                args["blend"] = {"ws_b": self.blend["ws_b"], "mask": mask, "from_layer": self.blend.get("from_layer"),
+                                 "edits_b": list(self.blend.get("edits_b") or []),
+                                 "pinned_b": dict(self.blend.get("pinned_b") or {})}
         if self.morph is not None and self.morph.get("ws_b") is not None:
             args["morph"] = {
                 "ws_b": self.morph["ws_b"],
                 "edits_b": list(self.morph.get("edits_b") or []),
+                "masks_b": dict(self.morph.get("masks_b") or {}),
+                "pinned_b": dict(self.morph.get("pinned_b") or {}),
                 "t": float(self.morph.get("t", 0.0)),
                 "space": self.morph.get("space", "w+"),
             }
         args.update(extra)
         return args
 
-    # -- favorites ----------------------------------------------------------------------------
-    def to_favorite(self, ws: np.ndarray | None = None, model_id: str | None = None) -> tuple[dict, dict]:
-        """(JSON-able state, arrays). ``ws`` is the latent actually rendered (from the result)."""
+    def picture(self, ws: np.ndarray | None = None, shifts: dict | None = None) -> dict:
+        """This picture as a blend or morph face B: latent, the edits it shows, their masks and
+        resolved shifts (``ws``/``shifts``: what the render of this state reported)."""
+        steps = self.applied_edits()
+        used = {s.mask for s in steps if s.mask}
+        return {"ws_b": np.asarray(self.ws if ws is None else ws, np.float32),
+                "edits_b": [s.to_dict() for s in steps],
+                "masks_b": {k: v for k, v in self.masks.items() if k in used},
+                "pinned_b": {**self.pinned, **(shifts or {})}}
+
+    # -- favorites and documents ---------------------------------------------------------------
+    def to_favorite(self, ws: np.ndarray | None = None, model_id: str | None = None,
+                    shifts: dict | None = None) -> tuple[dict, dict]:
+        """(JSON-able state, arrays): everything that re-creates the picture, blend, morph and
+        photo link included. ``ws`` is the latent actually rendered and ``shifts`` the edit shifts
+        it used (``metadata["shifts"]``): they are pinned, so the picture stays as saved even when
+        the directions change later (a partial build that finished)."""
         ws = ws if ws is not None else self.ws
+        arrays = {f"mask_{k}": np.asarray(v, np.float32) for k, v in self.masks.items()}
+        if ws is not None:
+            arrays["ws"] = np.asarray(ws, np.float32)
+        pinned = {**self.pinned, **(shifts or {})}
+        used = {s.direction_key() for s in (*self.edits, *([self.draft] if self.draft else []))}
         state = {
             "model": self.model,
             "clip": self.clip,
@@ -155,10 +182,11 @@ class EditorState:
             "draft": self.draft.to_dict() if self.draft else None,
             "active": self.active,
             "mask_keys": sorted(self.masks),
+            "blend": _split_arrays(self.blend, "blend", arrays),
+            "morph": _split_arrays(self.morph, "morph", arrays),
+            "photo": self.photo,
+            "pinned": _split_arrays({k: v for k, v in pinned.items() if k in used}, "pinned", arrays),
         }
-        arrays = {f"mask_{k}": np.asarray(v, np.float32) for k, v in self.masks.items()}
-        if ws is not None:
-            arrays["ws"] = np.asarray(ws, np.float32)
         return state, arrays
 
     @classmethod
@@ -170,8 +198,11 @@ class EditorState:
             active = None
         masks = {k: np.asarray(arrays[f"mask_{k}"], np.float32) for k in state.get("mask_keys", []) if f"mask_{k}" in arrays}
         return cls(
-            model=state.get("model"), clip=state.get("clip"), seed=int(state.get("seed", 0)), ws=arrays.get("ws"),
+            model=state.get("model"), clip=state.get("clip"), seed=int(state.get("seed", 0)),
+            ws=arrays.get("ws"),
             truncation=float(state.get("truncation", 0.7)), edits=edits, draft=draft, active=active, masks=masks,
+            blend=_join_arrays(state.get("blend"), arrays), morph=_join_arrays(state.get("morph"), arrays),
+            photo=state.get("photo"), pinned=_join_arrays(state.get("pinned"), arrays) or {},
         )
 
     def metadata(self) -> dict:
@@ -183,6 +214,32 @@ class EditorState:
             "truncation": f"{self.truncation:g}",
             "edits": [s.to_dict() for s in self.applied_edits()],
         }
+
+
+def _split_arrays(value, prefix: str, arrays: dict):
+    """``value`` with every numpy array moved into ``arrays`` (as ``{"$array": name}``)."""
+    if isinstance(value, np.ndarray):
+        name = f"{prefix}.{len([k for k in arrays if k.startswith(prefix + '.')])}"
+        arrays[name] = value
+        return {"$array": name}
+    if isinstance(value, dict):
+        return {k: _split_arrays(v, prefix, arrays) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_split_arrays(v, prefix, arrays) for v in value]
+    return value
+
+
+def _join_arrays(value, arrays: dict):
+    """The inverse of ``_split_arrays``; a missing array is an error, not a silent None."""
+    if isinstance(value, dict):
+        if set(value) == {"$array"}:
+            if value["$array"] not in arrays:
+                raise InputError(f"the saved state lacks its array {value['$array']!r}")
+            return np.asarray(arrays[value["$array"]])
+        return {k: _join_arrays(v, arrays) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_join_arrays(v, arrays) for v in value]
+    return value
 
 
 def blend_mask(blend: dict, masks: dict, size: int) -> np.ndarray | None:
