@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 import pytest
-from gui_support import diff, image_of, make_engine
+from gui_support import diff, image_of, make_engine, set_prompt
 from PySide6.QtWidgets import QFileDialog
 
 from stylepaint.favorites import FavoritesStore
@@ -48,11 +48,6 @@ def window(qtbot, engine, fixture_dir, tmp_path):
     worker.stop()
 
 
-def set_prompt(w, text, alpha):
-    panel = w.prompt_panel
-    panel.target.setEditText(text)
-    panel.target.lineEdit().returnPressed.emit()
-    panel.alpha.slider.setValue(round(alpha * panel.alpha.per_unit))
 
 
 def test_export_edited_photo_full_size(window, fixture_dir, tmp_path, monkeypatch):

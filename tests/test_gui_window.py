@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from gui_support import diff, image_of, make_engine
+from gui_support import diff, image_of, make_engine, set_prompt
 from PySide6.QtWidgets import QApplication
 
 from stylepaint.favorites import FavoritesStore
@@ -45,14 +45,6 @@ def make_window(qtbot, engine, fixture_dir, tmp_path):
         worker.stop()
 
 
-def set_prompt(w, text, alpha=None, beta=None):
-    panel = w.prompt_panel
-    panel.target.setEditText(text)
-    panel.target.lineEdit().returnPressed.emit()
-    if beta is not None:
-        panel.beta.spin.setValue(beta)
-    if alpha is not None:
-        panel.alpha.slider.setValue(round(alpha * panel.alpha.per_unit))
 
 
 def shown_alpha(w):
