@@ -27,6 +27,8 @@ DEFAULTS: dict[str, tuple] = {
     "model":           (None, lambda v: v is None or isinstance(v, str)),     # last model path; None = embedded
     "clip":            (None, lambda v: v is None or isinstance(v, str)),     # CLIP spec; None = model's pairing
     "recent_models":   ([], _str_list),
+    "recent_documents": ([], _str_list),                                      # .stylepaint files, newest first
+    "last_document":   ("", lambda v: isinstance(v, str)),                    # reopened by a plain start
     "prompt_history":  ([], _str_list),
     "seed":            (0, lambda v: isinstance(v, int) and 0 <= v < 2**32),
     "truncation":      (0.7, lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 2.0),
