@@ -8,7 +8,7 @@ import json
 def register(sub) -> None:
     p = sub.add_parser("evaluate-gan", help="score a portrait generator with the attribute oracle",
                        description="Samples at psi 1 versus held-out renders: share of samples the oracle is "
-                                   "confident about in every group, per-value frequencies, and a kernel distance "
+                                   "confident about in every group (also at psi 0.7 and on W midpoints), per-value frequencies, and a kernel distance "
                                    "(KID) on oracle features beside the renders-vs-renders floor.")
     p.add_argument("model", nargs="?", default=None, help="generator file (default: the embedded default model)")
     p.add_argument("--count", type=int, default=10_000, help="samples, and renders per render set (default 10000)")
@@ -17,6 +17,8 @@ def register(sub) -> None:
     p.add_argument("--threshold", type=float, default=0.9, help="oracle confidence threshold (default 0.9)")
     p.add_argument("--seed", type=int, default=0, help="seed of the sampled latents (default 0)")
     p.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    p.add_argument("--midpoints", type=int, default=500,
+                   help="random W pairs whose midpoints are scored for ghosts (default 500; 0 skips)")
     p.add_argument("--oracle", default=None, help="oracle file (default: the shipped one)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write the full report as JSON")
     p.add_argument("--sheet", default=None, metavar="PNG", help="also write an 8x8 sample sheet (seeds 0-63, psi 1)")
@@ -53,8 +55,8 @@ def run(args) -> int:
         oracle = load_oracle(args.oracle, device=args.device)
     report = None
     job = evaluate_gan(args.model, count=args.count, batch=args.batch, device=args.device, oracle=oracle,
-                       threshold=args.threshold, seed=args.seed, workers=args.workers)
-    with tqdm(total=3 * args.count, unit="img", desc="evaluate") as bar:
+                       threshold=args.threshold, seed=args.seed, workers=args.workers, midpoints=args.midpoints)
+    with tqdm(total=4 * args.count + args.midpoints, unit="img", desc="evaluate") as bar:
         for progress in job:
             bar.set_description(progress["message"])
             bar.update(progress["done"] - bar.n)

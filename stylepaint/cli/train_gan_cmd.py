@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import shlex
 
-PRESET_NAMES = ("tiny", "default")
+PRESET_NAMES = ("tiny", "code-tiny", "default")
+METHODS = ("decoder", "adversarial")
 
 
 def register(sub) -> None:
@@ -12,9 +13,12 @@ def register(sub) -> None:
                        description="Train the project's StyleGAN2 on pre-rendered or freshly rendered portraits. "
                                    "Writes RUN_DIR/checkpoint.json + shards (<= 16 MB each), G_ema.safetensors, "
                                    "samples.png and log.jsonl; --resume continues from them.")
-    p.add_argument("--data", required=True,
-                   help="training images: a .npy (uint8 [N,R,R,3]), a folder from 'stylepaint dataset render', "
-                        "or render:N to render N portraits with all cores (new seeds for every resumed chunk)")
+    p.add_argument("--method", choices=METHODS, default="decoder",
+                   help="decoder (default; the CPU route): a constructed mapping computes the renderer's parameter "
+                        "code and synthesis learns to paint it; adversarial: StyleGAN2's GAN training (GPU)")
+    p.add_argument("--data", default=None,
+                   help="adversarial only: training images, a .npy (uint8 [N,R,R,3]), a folder from 'stylepaint "
+                        "dataset render', or render:N to render N portraits with all cores (new seeds per chunk)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder (checkpoints, G_ema, samples, log)")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR")
     p.add_argument("--preset", choices=PRESET_NAMES, default="default", help="architecture and hyper-parameters")
@@ -29,7 +33,12 @@ def register(sub) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
                    help="autocast precision (auto: bf16 on CUDA where supported, fp32 on CPU)")
-    p.add_argument("--workers", type=int, default=None, help="processes for render:N (default: all cores)")
+    p.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--bank", type=int, default=None, help="decoder: codes rendered per bank (default 40000)")
+    p.add_argument("--bank-kimg", type=float, default=None, help="decoder: kimg drawn from one bank (default 120)")
+    p.add_argument("--low-res-kimg", type=float, default=None,
+                   help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
 
 
@@ -48,6 +57,74 @@ def command_line(args) -> str:
 
 
 def run(args) -> int:
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    if args.method == "decoder":
+        return run_decoder(args)
+    if args.data is None:
+        from stylepaint.errors import InputError
+
+        raise InputError("--method adversarial needs --data")
+    return run_adversarial(args)
+
+
+def _report_end(last: dict, out: str) -> int:
+    if last.get("stopped"):
+        print(f"stopped at {last['kimg']:.2f} of {last['total_kimg']:g} kimg; continue with --resume")
+    else:
+        print(f"finished {last.get('kimg', 0):.2f} kimg; generator: {out}/G_ema.safetensors")
+    return 0
+
+
+def run_decoder(args) -> int:
+    from tqdm import tqdm
+
+    from stylepaint.errors import InputError
+    from stylepaint.training.decoder import train_decoder
+
+    unused = [name for name in ("data", "gamma", "precision") if getattr(args, name) not in (None, "auto")]
+    if unused:
+        raise InputError(f"--{', --'.join(unused)} belong to --method adversarial")
+    job = train_decoder(args.out, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
+                        max_seconds=None if args.minutes is None else args.minutes * 60,
+                        device="cpu" if args.device == "auto" else args.device, workers=args.workers,
+                        command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
+                        seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg)
+    bar, data_bar, last = None, None, {}
+    try:
+        for progress in job:
+            last = progress
+            if "bank_total" in progress:
+                if data_bar is None:
+                    data_bar = tqdm(total=progress["bank_total"], unit="img", desc=progress["message"])
+                data_bar.update(progress["bank_done"] - data_bar.n)
+                continue
+            if data_bar is not None:
+                data_bar.close()
+                data_bar = None
+            if bar is None:
+                bar = tqdm(total=round(progress["total_kimg"], 3), initial=round(progress["kimg"], 3), unit="kimg",
+                           desc="train", bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg [{elapsed}<{remaining}]{postfix}")
+                bar.write(f"{args.out}: {progress['message']} on {progress['device']}")
+            bar.update(round(progress["kimg"] - bar.n, 3))
+            post = {"res": progress["resolution"], "cpu_h": f"{progress['cpu_hours']:.2f}"}
+            if "loss" in progress:
+                post["loss"] = f"{progress['loss']:.4f}"
+            bar.set_postfix(post)
+            if "checkpoint" in progress:
+                share = f", oracle-confident {100 * progress['confident']:.1f} %" if "confident" in progress else ""
+                bar.write(f"checkpoint at {progress['kimg']:.2f} kimg{share}: {progress['checkpoint']}")
+    finally:
+        job.close()
+        for b in (bar, data_bar):
+            if b is not None:
+                b.close()
+    return _report_end(last, args.out)
+
+
+def run_adversarial(args) -> int:
     from tqdm import tqdm
 
     from stylepaint.training import checkpoint as ckpt
@@ -95,8 +172,4 @@ def run(args) -> int:
         job.close()
         if bar is not None:
             bar.close()
-    if last.get("stopped"):
-        print(f"stopped at {last['kimg']:.2f} of {last['total_kimg']:g} kimg; continue with --resume")
-    else:
-        print(f"finished {last.get('kimg', 0):.2f} kimg; generator: {args.out}/G_ema.safetensors")
-    return 0
+    return _report_end(last, args.out)

@@ -31,35 +31,41 @@ HELD_OUT_SEED = 10_000_000
 MIN_RENDER = 128
 
 
-def render_seeds(seeds: Sequence[int], size: int) -> tuple[np.ndarray, list[dict]]:
-    """Render these seeds in this process: ``(uint8 [N, size, size, 3], records)``."""
+def render_records(records: Sequence[dict], size: int) -> np.ndarray:
+    """Paint these records (``{"attributes", "nuisances"}``) in this process: uint8 ``[N, size, size, 3]``."""
     rsize = max(size, MIN_RENDER)
-    out = np.empty((len(seeds), size, size, 3), np.uint8)
-    records = []
-    for i, seed in enumerate(seeds):
-        rec = sample_portrait(int(seed))
+    out = np.empty((len(records), size, size, 3), np.uint8)
+    for i, rec in enumerate(records):
         img = render(rec, rsize)
         if rsize != size:
             img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
         out[i] = img
-        records.append(rec)
-    return out, records
+    return out
+
+
+def render_seeds(seeds: Sequence[int], size: int) -> tuple[np.ndarray, list[dict]]:
+    """Render these seeds in this process: ``(uint8 [N, size, size, 3], records)``."""
+    records = [sample_portrait(int(seed)) for seed in seeds]
+    return render_records(records, size), records
 
 
 def _work(job):
     cv2.setNumThreads(1)
-    seeds, size = job
-    return render_seeds(seeds, size)
+    items, size = job
+    if items and isinstance(items[0], dict):
+        return render_records(items, size), list(items)
+    return render_seeds(items, size)
 
 
-def iter_render(seeds: Sequence[int], size: int, workers: int | None = None, chunk: int = 128) -> Iterator[tuple[int, np.ndarray, list[dict]]]:
-    """Yield ``(offset, images, records)`` chunks in order, rendered by ``workers`` processes."""
-    seeds = [int(s) for s in seeds]
-    jobs = [(seeds[i : i + chunk], size) for i in range(0, len(seeds), chunk)]
+def iter_render(seeds: Sequence, size: int, workers: int | None = None, chunk: int = 128) -> Iterator[tuple[int, np.ndarray, list[dict]]]:
+    """Yield ``(offset, images, records)`` chunks in order, rendered by ``workers`` processes.
+    ``seeds`` are render seeds, or records to paint as they are (``{"attributes", "nuisances"}``)."""
+    items = [s if isinstance(s, dict) else int(s) for s in seeds]
+    jobs = [(items[i : i + chunk], size) for i in range(0, len(items), chunk)]
     workers = workers or min(len(jobs), os.cpu_count() or 1)
     if workers <= 1 or len(jobs) <= 1:
         for k, job in enumerate(jobs):
-            yield (k * chunk, *render_seeds(*job))
+            yield (k * chunk, *_work(job))
         return
     # spawn, never fork: a child forked after this process started OpenCV's (or torch's) thread
     # pool deadlocks on its first cv2/torch call (seen: the test suite hung in cv2.setNumThreads)

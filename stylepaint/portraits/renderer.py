@@ -41,6 +41,19 @@ METALS = [(236, 190, 64), (206, 212, 224)]
 ACCESSORY = [(196, 40, 52), (40, 60, 120), (236, 236, 230), (60, 40, 30), (232, 112, 168), (40, 130, 110)]
 FRAMES = [(30, 28, 32), (110, 60, 30), (170, 30, 40), (200, 160, 60)]
 
+#: The renderer's own nuisances beyond the vocabulary's ranges, in the order they are drawn:
+#: (name, "uniform", (lo, hi)) or (name, "index", count). ``side`` is drawn as an index in
+#: {0, 1} and stored as -1 or +1 (which side the parting, ponytail and bow are on).
+NUISANCE_DRAWS = (
+    ("clothing_sat", "uniform", (0.25, 0.75)), ("clothing_val", "uniform", (0.35, 0.85)),
+    ("neckline", "index", 2), ("hair_tone", "uniform", (-1.0, 1.0)), ("skin_tone", "uniform", (-1.0, 1.0)),
+    ("bg_tone", "uniform", (-1.0, 1.0)), ("eye_size", "uniform", (0.92, 1.08)), ("brow", "uniform", (0.85, 1.15)),
+    ("lip_color", "index", len(LIPSTICK)), ("metal", "index", len(METALS)), ("earring_style", "index", 2),
+    ("hat_color", "index", len(ACCESSORY)), ("bow_color", "index", len(ACCESSORY)),
+    ("frame_color", "index", len(FRAMES)), ("side", "index", 2), ("hair_length", "uniform", (0.9, 1.1)),
+    ("bokeh", "index", 4), ("bokeh_seed", "index", 2**31),
+)
+
 _SPEC = None
 
 
@@ -71,15 +84,9 @@ def sample_portrait(seed: int) -> dict:
     rng_n = np.random.default_rng([int(seed), 0xA11CE])  # nuisances: own stream
     ranges = spec["nuisances"]
     nuis = {k: float(rng_n.uniform(lo, hi)) for k, (lo, hi) in ranges.items()}
-    u = lambda lo, hi: float(rng_n.uniform(lo, hi))  # noqa: E731
-    i = lambda n: int(rng_n.integers(n))  # noqa: E731
-    nuis.update(
-        clothing_sat=u(0.25, 0.75), clothing_val=u(0.35, 0.85), neckline=i(2),
-        hair_tone=u(-1, 1), skin_tone=u(-1, 1), bg_tone=u(-1, 1), eye_size=u(0.92, 1.08),
-        brow=u(0.85, 1.15), lip_color=i(len(LIPSTICK)), metal=i(len(METALS)), earring_style=i(2),
-        hat_color=i(len(ACCESSORY)), bow_color=i(len(ACCESSORY)), frame_color=i(len(FRAMES)),
-        side=i(2) * 2 - 1, hair_length=u(0.9, 1.1), bokeh=i(4), bokeh_seed=i(2**31),
-    )
+    for name, kind, arg in NUISANCE_DRAWS:  # drawn in this order: same records for every seed
+        nuis[name] = float(rng_n.uniform(*arg)) if kind == "uniform" else int(rng_n.integers(arg))
+    nuis["side"] = nuis["side"] * 2 - 1
     return {"seed": int(seed), "attributes": attrs, "nuisances": nuis}
 
 

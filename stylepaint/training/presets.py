@@ -37,6 +37,12 @@ PRESETS: dict[str, dict] = {
                        channel_base=64, channel_max=32),
         training=dict(batch=4, total_kimg=1, snap_kimg=1, ema_kimg=0.01, mbstd_group_size=2),
     ),
+    # For tests of the decoder route: the portrait code needs z, w >= 128 (35 coordinates, 91
+    # slots, 127 first-layer units); a 32 px synthesis of a few thousand parameters.
+    "code-tiny": dict(
+        generator=dict(z_dim=128, w_dim=128, img_resolution=32, mapping_layers=2,
+                       channel_base=128, channel_max=16),
+    ),
     # The embedded default: 128 px; channels 128,128,128,64,32,16 for blocks 4..128.
     "default": dict(
         generator=dict(z_dim=128, w_dim=128, img_resolution=128, mapping_layers=4,

@@ -279,7 +279,9 @@ def build_config(preset: str | dict = "default", **overrides) -> dict:
     return config
 
 
-def _write_outputs(run: _Run, run_dir: Path, max_shard_bytes: int, samples: bool) -> Path:
+def _write_outputs(run, run_dir: Path, max_shard_bytes: int, samples: bool) -> Path:
+    """Checkpoint of ``run`` (anything with ``tensors_and_state()`` and ``G_ema``), the generator
+    in the project's format, and the 8x8 sample sheet."""
     tensors, state = run.tensors_and_state()
     path = ckpt.save_checkpoint(run_dir, tensors, state, max_shard_bytes=max_shard_bytes)
     G_ema = copy.deepcopy(run.G_ema).cpu().float()

@@ -1,0 +1,381 @@
+"""The CPU route to the default generator: a StyleGAN2 trained as a decoder of the portrait code.
+
+The mapping network is constructed (``portraits.latent_code.write_mapping``): it computes, for
+every z, an explicit code of the renderer's parameters, and W *is* that code. The synthesis
+network then learns by plain supervised regression to paint what the renderer paints for a
+code, which converges in CPU-hours where adversarial training needs GPU-days:
+
+* **banks**: ``bank`` codes at a time, each rendered once at 128 px with all cores, then used
+  for ``bank_kimg`` thousand images before the next bank (new latents). A bank mixes plain
+  samples, truncated ones (``w_avg + psi (w - w_avg)``), and points between two samples
+  (random ``t`` and exact midpoints), each rendered as its code decodes, so that truncation and
+  interpolation in W give clean faces;
+* **loss**: L1 on pixels and on their horizontal/vertical differences, weighted towards the
+  face (eyes, mouth, earrings are a few pixels each and would otherwise be drawn last), plus
+  L1 at 1/2 and 1/4 size. No network scores the images (the attribute oracle measures only);
+* **curriculum**: the first ``low_res_kimg`` thousand images train the blocks up to 64 px
+  against area-downsampled targets, then the 128 px block joins;
+* ``G_ema`` (half-life ``ema_kimg``) is what is saved and shipped.
+
+Everything random is a function of (seed, bank index, step), so a run cut into chunks of any
+length continues exactly as an uninterrupted one. Banks are cached in ``RUN_DIR/cache/``
+(``.npy``, not part of the resume state: a missing one is rendered again, identically).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylepaint.engine.networks import Generator
+from stylepaint.errors import InputError
+from stylepaint.portraits import alignment
+from stylepaint.portraits.latent_code import write_mapping
+from stylepaint.training import checkpoint as ckpt
+from stylepaint.training.presets import get_preset
+from stylepaint.training.trainer import _write_outputs, ema_beta, update_ema
+
+METHOD = "decoder"
+DEFAULTS = dict(
+    batch=32,               # images per step
+    lr=0.002,               # Adam learning rate (equalised-lr layers)
+    betas=[0.9, 0.99],      # Adam betas
+    bank=40_000,            # codes rendered per bank
+    bank_kimg=120.0,        # thousands of images drawn from one bank before the next
+    low_res=64,             # resolution of the first stage
+    low_res_kimg=240.0,     # length of the first stage
+    face_weight=4.0,        # extra loss weight at the face centre (a Gaussian blob)
+    grad_weight=1.0,        # weight of the L1 on pixel differences
+    ema_kimg=5.0,           # G_ema half-life
+    ema_rampup=0.05,
+    total_kimg=2000.0,
+    snap_kimg=20.0,
+    seed=0,
+    mix=dict(sample=0.45, truncated=0.2, between=0.25, midpoint=0.1),   # kinds of codes in a bank
+    truncation=[0.3, 1.0],  # psi range of the truncated codes
+)
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the bank renderers)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def build_config(preset: str = "default", **overrides) -> dict:
+    try:
+        config = {"generator": get_preset(preset)["generator"]}
+    except KeyError:
+        raise InputError(f"unknown training preset {preset!r}") from None
+    t = copy.deepcopy(DEFAULTS)
+    unknown = sorted(set(overrides) - set(t))
+    if unknown:
+        raise InputError(f"unknown decoder training settings: {', '.join(unknown)}")
+    t.update({k: v for k, v in overrides.items() if v is not None})
+    config["training"], config["method"] = t, METHOD
+    return config
+
+
+# ---- banks --------------------------------------------------------------------------------------
+
+def bank_codes(G: Generator, index: int, count: int, seed: int, mix: dict, truncation) -> torch.Tensor:
+    """The ``count`` codes (W points) of bank ``index``: a pure function of its arguments."""
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + 7919 * int(index) + 1)
+    z1 = torch.randn([count, G.z_dim], generator=gen)
+    z2 = torch.randn([count, G.z_dim], generator=gen)
+    kind = torch.rand([count], generator=gen)
+    t = torch.rand([count, 1], generator=gen)
+    psi = truncation[0] + (truncation[1] - truncation[0]) * torch.rand([count, 1], generator=gen)
+    with torch.no_grad():
+        w1, w2 = G.mapping(z1)[:, 0], G.mapping(z2)[:, 0]
+    w_avg = G.mapping.w_avg[None]
+    bounds = np.cumsum([mix["sample"], mix["truncated"], mix["between"], mix["midpoint"]])
+    bounds = torch.as_tensor(bounds / bounds[-1], dtype=torch.float32)
+    kind = torch.bucketize(kind, bounds, right=True).clamp_(max=3)[:, None]
+    return torch.where(kind == 0, w1,
+           torch.where(kind == 1, w_avg + psi * (w1 - w_avg),
+           torch.where(kind == 2, w1 + t * (w2 - w1), 0.5 * (w1 + w2))))
+
+
+def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: Path | None,
+              workers: int | None) -> Iterator[dict]:
+    """Render bank ``index`` (or read it from ``cache``); the last progress dict carries
+    ``"bank"``: (codes float32 [N, w_dim], images uint8 [N, R, R, 3])."""
+    from stylepaint.portraits.dataset import iter_render
+
+    codes = bank_codes(G, index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
+    path = None if cache is None else cache / f"bank-{int(t['seed'])}-{index:04d}-{len(codes)}-{resolution}.npy"
+    if path is not None and path.is_file():
+        images = np.load(path, mmap_mode="r")
+        if images.shape == (len(codes), resolution, resolution, 3):
+            yield {"message": f"bank {index} read from cache", "done": len(codes), "total": len(codes),
+                   "bank": (codes, np.ascontiguousarray(images))}
+            return
+    records = code.decode(codes.numpy())
+    images = np.empty((len(codes), resolution, resolution, 3), np.uint8)
+    for offset, chunk, _ in iter_render(records, resolution, workers, chunk=250):
+        images[offset:offset + len(chunk)] = chunk
+        yield {"message": f"rendering bank {index}", "done": offset + len(chunk), "total": len(codes)}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp.npy")
+        np.save(tmp, images)
+        tmp.replace(path)
+        for old in path.parent.glob("bank-*.npy"):
+            if old != path:
+                old.unlink()
+    yield {"message": f"bank {index} rendered", "done": len(codes), "total": len(codes), "bank": (codes, images)}
+
+
+# ---- loss ---------------------------------------------------------------------------------------
+
+def face_weight_map(resolution: int, face_weight: float) -> torch.Tensor:
+    """``[1, 1, R, R]``: 1 plus a Gaussian blob over eyes, mouth and ears; mean 1."""
+    g = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
+    cy = alignment.EYE_LINE_Y + 0.07
+    blob = torch.exp(-((g[:, None] - cy) ** 2) / (2 * 0.13 ** 2) - ((g[None, :] - 0.5) ** 2) / (2 * 0.17 ** 2))
+    m = 1.0 + face_weight * blob
+    return (m / m.mean())[None, None]
+
+
+def reconstruction_loss(fake: torch.Tensor, real: torch.Tensor, weight: torch.Tensor, grad_weight: float) -> torch.Tensor:
+    """Weighted L1 on pixels and on x/y differences, plus L1 at 1/2 and 1/4 size."""
+    loss = ((fake - real).abs() * weight).mean()
+    if grad_weight:
+        dx = (fake[..., :, 1:] - fake[..., :, :-1]) - (real[..., :, 1:] - real[..., :, :-1])
+        dy = (fake[..., 1:, :] - fake[..., :-1, :]) - (real[..., 1:, :] - real[..., :-1, :])
+        loss = loss + grad_weight * ((dx.abs() * weight[..., :, 1:]).mean() + (dy.abs() * weight[..., 1:, :]).mean())
+    for k in (2, 4):
+        loss = loss + (F.avg_pool2d(fake, k) - F.avg_pool2d(real, k)).abs().mean()
+    return loss
+
+
+# ---- the run ------------------------------------------------------------------------------------
+
+class _Run:
+    def __init__(self, config: dict, device: torch.device):
+        self.config, self.device = config, device
+        t = config["training"]
+        torch.manual_seed(int(t["seed"]))
+        G = Generator(**config["generator"])
+        self.code = write_mapping(G)
+        _centre_affines(G)
+        self.G = G.train().to(device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.params = [p for p in self.G.synthesis.parameters()]
+        self.opt = torch.optim.Adam(self.params, lr=t["lr"], betas=tuple(t["betas"]), eps=1e-8)
+        self.cur_nimg, self.step, self.chunks = 0, 0, 0
+        self.cpu_seconds = self.wall_seconds = 0.0
+        self.commands: list[str] = []
+        self.weights = {r: face_weight_map(r, t["face_weight"]).to(device) for r in (t["low_res"], G.img_resolution)}
+
+    def resolution(self) -> int:
+        t = self.config["training"]
+        return int(t["low_res"]) if self.cur_nimg < t["low_res_kimg"] * 1000 else self.G.img_resolution
+
+    def bank_index(self) -> int:
+        return int(self.cur_nimg // int(self.config["training"]["bank_kimg"] * 1000))
+
+    def tensors_and_state(self) -> tuple[dict, dict]:
+        tensors = {}
+        tensors.update(ckpt.module_tensors("G", self.G))
+        tensors.update(ckpt.module_tensors("G_ema", self.G_ema))
+        opt, meta = ckpt.optimizer_tensors("opt", self.opt)
+        tensors.update(opt)
+        state = dict(config=self.config, method=METHOD, cur_nimg=self.cur_nimg, step=self.step, chunks=self.chunks,
+                     cpu_seconds=self.cpu_seconds, wall_seconds=self.wall_seconds, commands=self.commands, optimizers={"opt": meta},
+                     device=str(self.device))
+        return tensors, state
+
+    def load(self, tensors: dict, state: dict) -> None:
+        ckpt.load_module_tensors("G", self.G, tensors)
+        ckpt.load_module_tensors("G_ema", self.G_ema, tensors)
+        ckpt.load_optimizer_tensors("opt", self.opt, tensors, state["optimizers"]["opt"])
+        self.cur_nimg, self.step, self.chunks = int(state["cur_nimg"]), int(state["step"]), int(state.get("chunks", 0))
+        self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
+        self.wall_seconds = float(state.get("wall_seconds", 0.0))
+        self.commands = list(state.get("commands", []))
+
+    def train_step(self, codes: torch.Tensor, images: torch.Tensor) -> float:
+        t = self.config["training"]
+        res = self.resolution()
+        real = images.to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+        if real.shape[-1] != res:
+            real = F.avg_pool2d(real, real.shape[-1] // res)
+        ws = codes.to(self.device)[:, None].expand(-1, self.G.num_ws, -1)
+        fake = self.G.synthesis.forward_styles(self.G.synthesis.styles(ws), "const", max_resolution=res)
+        loss = reconstruction_loss(fake, real, self.weights[res], t["grad_weight"])
+        self.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt.step()
+        self.cur_nimg += codes.shape[0]
+        self.step += 1
+        update_ema(self.G_ema, self.G, ema_beta(codes.shape[0], self.cur_nimg, t["ema_kimg"], t["ema_rampup"]))
+        return float(loss.detach())
+
+
+def _centre_affines(G: Generator) -> None:
+    """Give every style affine the bias that makes its output at ``w_avg`` what StyleGAN2's
+    initialisation gives at w = 0 (the code's scalar slots sit at a constant offset)."""
+    w_avg = G.mapping.w_avg
+    with torch.no_grad():
+        for module in G.synthesis.modules():
+            fc = getattr(module, "affine", None)
+            if fc is None:
+                continue
+            shift = (fc.weight * fc.weight_gain) @ w_avg
+            fc.bias.sub_(shift / fc.bias_gain)
+
+
+def batch_indices(seed: int, bank: int, step_in_bank: int, count: int, batch: int) -> torch.Tensor:
+    """Minibatch ``step_in_bank`` of a bank of ``count``: epochs of seeded permutations."""
+    per_epoch = count // batch
+    epoch, k = divmod(step_in_bank, per_epoch)
+    gen = torch.Generator().manual_seed(int(seed) * 1_000_003 + 104_729 * int(bank) + epoch)
+    return torch.randperm(count, generator=gen)[k * batch:(k + 1) * batch]
+
+
+@torch.no_grad()
+def quick_score(G: Generator, count: int = 256, seed: int = 123) -> dict:
+    """Measurement only (never a loss): the oracle-confident share of ``count`` samples."""
+    from stylepaint.portraits.oracle import ORACLE_FILE, load_oracle
+    from stylepaint.training.evaluate import confident_share
+
+    if not ORACLE_FILE.exists():
+        return {}
+    oracle = load_oracle()
+    z = torch.randn([count, G.z_dim], generator=torch.Generator().manual_seed(seed))
+    probs: dict[str, list] = {}
+    for part in z.split(64):
+        img = G(part, noise_mode="const").float().clamp(-1, 1)
+        for g, p in oracle.predict(img).items():
+            probs.setdefault(g, []).append(p.numpy())
+    share, per_group = confident_share({g: np.concatenate(v) for g, v in probs.items()})
+    return {"confident": share, "confident_per_group": per_group}
+
+
+def train_decoder(
+    run_dir: str | Path,                # checkpoint, G_ema.safetensors, samples.png, log.jsonl, cache/
+    preset: str = "default",            # generator architecture (ignored when resuming)
+    resume: bool = False,
+    total_kimg: float | None = None,
+    max_seconds: float | None = None,   # stop (with a checkpoint) after this much wall time
+    device: str = "cpu",
+    workers: int | None = None,         # render processes for the banks (default: all cores)
+    report_every: int = 10,
+    max_shard_bytes: int = ckpt.MAX_SHARD_BYTES,
+    samples: bool = True,
+    score: bool = True,                 # log the oracle-confident share of 256 samples at each checkpoint
+    cache: bool = True,                 # keep the current bank in RUN_DIR/cache/
+    command: str | None = None,
+    **overrides,                        # settings of DEFAULTS (new runs); lr and snap_kimg also on resume
+) -> Iterator[dict]:
+    """Train (or continue) the decoder route; yields progress dicts (``kimg``, ``loss``,
+    ``resolution``, ``message``; ``checkpoint`` when one was written; ``stopped``/``finished``)."""
+    from stylepaint.training.trainer import resolve_device
+
+    run_dir = Path(run_dir)
+    dev = resolve_device(device)
+    if resume:
+        fixed = sorted(k for k, v in overrides.items() if v is not None and k not in ("snap_kimg", "lr"))
+        if fixed:
+            raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
+        tensors, state = ckpt.load_checkpoint(run_dir)
+        if state.get("method") != METHOD:
+            raise InputError(f"{run_dir} holds a run of another method ({state.get('method', 'adversarial')})")
+        config = state["config"]
+        config["training"].update({k: v for k, v in overrides.items() if v is not None})
+    else:
+        if ckpt.has_checkpoint(run_dir):
+            raise InputError(f"{run_dir} already holds a training run: resume it or choose another folder")
+        config = build_config(preset, **overrides)
+        tensors, state = None, None
+    if total_kimg is not None:
+        config["training"]["total_kimg"] = float(total_kimg)
+    t = config["training"]
+    run = _Run(config, dev)
+    if state is not None:
+        run.load(tensors, state)
+        run.chunks += 1
+        for group in run.opt.param_groups:
+            group["lr"] = t["lr"]
+    if command:
+        run.commands.append(command)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    total_nimg = int(t["total_kimg"] * 1000)
+    snap_nimg = max(int(t["snap_kimg"] * 1000), 1)
+    bank_nimg = int(t["bank_kimg"] * 1000)
+    next_snap = (run.cur_nimg // snap_nimg + 1) * snap_nimg
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    wall_mark = start
+    log = open(run_dir / "log.jsonl", "a")
+    losses: list[float] = []
+    last: dict = {}
+    bank_index, codes, images = -1, None, None
+
+    def progress(message: str, **extra) -> dict:
+        out = {"done": run.cur_nimg, "total": total_nimg, "kimg": run.cur_nimg / 1000, "total_kimg": total_nimg / 1000,
+               "step": run.step, "seconds": time.perf_counter() - start, "resolution": run.resolution(),
+               "cpu_hours": (run.cpu_seconds + _cpu_seconds() - cpu_start) / 3600,
+               "wall_hours": (run.wall_seconds + time.perf_counter() - wall_mark) / 3600, "message": message,
+               "device": str(dev)}
+        out.update(last)
+        out.update(extra)
+        return out
+
+    try:
+        yield progress("resumed" if state is not None else "started")
+        while run.cur_nimg < total_nimg:
+            if run.bank_index() != bank_index:
+                bank_index = run.bank_index()
+                for p in make_bank(run.G, run.code, bank_index, t, run.G.img_resolution,
+                                   run_dir / "cache" if cache else None, workers):
+                    if "bank" in p:
+                        codes, images = p["bank"]
+                        images = torch.from_numpy(images)
+                    else:
+                        yield progress(p["message"], bank_done=p["done"], bank_total=p["total"])
+            step_in_bank = (run.cur_nimg - bank_index * bank_nimg) // int(t["batch"])
+            idx = batch_indices(int(t["seed"]), bank_index, step_in_bank, len(codes), int(t["batch"]))
+            losses.append(run.train_step(codes[idx], images[idx]))
+            finished = run.cur_nimg >= total_nimg
+            out_of_time = max_seconds is not None and time.perf_counter() - start >= max_seconds
+            snap = run.cur_nimg >= next_snap or finished or out_of_time
+            if run.step % report_every == 0 or snap:
+                last = {"loss": float(np.mean(losses))}
+                losses = []
+                if not math.isfinite(last["loss"]):
+                    raise InputError(f"training diverged at step {run.step}; the last checkpoint holds the state before it")
+                if not snap:
+                    yield progress("training")
+            if snap:
+                while next_snap <= run.cur_nimg:
+                    next_snap += snap_nimg
+                now_cpu, now_wall = _cpu_seconds(), time.perf_counter()
+                run.cpu_seconds += now_cpu - cpu_start
+                run.wall_seconds += now_wall - wall_mark
+                cpu_start, wall_mark = now_cpu, now_wall
+                path = _write_outputs(run, run_dir, max_shard_bytes, samples)
+                extra = {"checkpoint": str(path)}
+                if score:
+                    extra.update(quick_score(run.G_ema))
+                line = progress("checkpoint", **extra)
+                log.write(json.dumps({k: v for k, v in line.items() if k != "message"}) + "\n")
+                log.flush()
+                yield line
+            if out_of_time and not finished:
+                yield progress("time budget spent; resume to continue", stopped=True)
+                return
+        yield progress("finished", finished=True)
+    finally:
+        log.close()

@@ -1,0 +1,90 @@
+"""The decoder route to the default generator: it learns, it resumes exactly, it loads."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from stylepaint.engine.checkpoints import load_generator
+from stylepaint.errors import InputError
+from stylepaint.training import checkpoint as ckpt
+from stylepaint.training.decoder import bank_codes, face_weight_map, train_decoder
+
+SETTINGS = dict(preset="code-tiny", bank=64, bank_kimg=0.128, low_res=16, low_res_kimg=0.064, batch=16,
+                snap_kimg=0.064, workers=1, samples=False, score=False, report_every=1)
+
+
+def _run(path, total_kimg, resume=False, **extra):
+    settings = dict(SETTINGS)
+    if resume:
+        for key in ("preset", "bank", "bank_kimg", "low_res", "low_res_kimg", "batch"):
+            settings.pop(key)
+    settings.update(extra)
+    return list(train_decoder(path, resume=resume, total_kimg=total_kimg, **settings))
+
+
+def test_decoder_learns_and_saves_a_loadable_generator(tmp_path, one_torch_thread):
+    steps = _run(tmp_path / "run", 0.32)
+    losses = [p["loss"] for p in steps if "loss" in p]
+    assert steps[-1].get("finished")
+    assert {16, 32} <= {p["resolution"] for p in steps}          # the 16 px stage, then full size
+    assert np.mean(losses[-4:]) < 0.8 * np.mean(losses[:4])
+    G = load_generator(tmp_path / "run" / "G_ema.safetensors")
+    assert G.img_resolution == 32
+    img = G(torch.randn(2, 128), noise_mode="const")
+    assert img.shape == (2, 3, 32, 32) and torch.isfinite(img).all()
+    state = ckpt.read_state(tmp_path / "run")
+    assert state["method"] == "decoder" and state["cpu_seconds"] > 0
+    assert all(f.stat().st_size <= ckpt.MAX_SHARD_BYTES for f in (tmp_path / "run").glob("checkpoint-*"))
+
+
+def test_a_run_cut_in_chunks_equals_an_uninterrupted_one(tmp_path, one_torch_thread):
+    _run(tmp_path / "whole", 0.256)
+    _run(tmp_path / "cut", 0.112)                 # stops mid-bank, mid-epoch
+    (tmp_path / "cut" / "cache").rename(tmp_path / "cut" / "cache-gone")   # resume renders the bank again
+    _run(tmp_path / "cut", 0.256, resume=True)
+    a, _ = ckpt.load_checkpoint(tmp_path / "whole")
+    b, state = ckpt.load_checkpoint(tmp_path / "cut")
+    assert state["chunks"] == 1
+    for name in a:
+        if name.startswith(("G_ema.", "G.", "opt.")):
+            assert torch.equal(a[name], b[name]), name
+
+
+def test_resume_refuses_changed_settings_and_other_methods(tmp_path, one_torch_thread):
+    _run(tmp_path / "run", 0.032)
+    with pytest.raises(InputError, match="cannot change"):
+        list(train_decoder(tmp_path / "run", resume=True, bank=128))
+    with pytest.raises(InputError, match="already holds"):
+        _run(tmp_path / "run", 0.032)
+    state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    state["state"]["method"] = "adversarial"
+    (tmp_path / "run" / "checkpoint.json").write_text(json.dumps(state))
+    with pytest.raises(InputError, match="another method"):
+        list(train_decoder(tmp_path / "run", resume=True))
+
+
+def test_banks_mix_samples_truncations_and_midpoints():
+    from stylepaint.engine.networks import Generator
+    from stylepaint.portraits.latent_code import write_mapping
+    from stylepaint.training.decoder import DEFAULTS
+
+    G = Generator(z_dim=128, w_dim=128, img_resolution=8, mapping_layers=2, channel_base=32, channel_max=8)
+    code = write_mapping(G)
+    w = bank_codes(G, 3, 4000, 0, DEFAULTS["mix"], DEFAULTS["truncation"])
+    assert torch.equal(w, bank_codes(G, 3, 4000, 0, DEFAULTS["mix"], DEFAULTS["truncation"]))
+    assert not torch.equal(w, bank_codes(G, 4, 4000, 0, DEFAULTS["mix"], DEFAULTS["truncation"]))
+    # plain samples have exactly one full-weight slot per categorical; the others do not
+    first = code.entries[0]
+    top = w[:, first.slot:first.slot + first.width].max(1).values.numpy()
+    full = np.abs(top[:, None] - np.asarray(first.weights)[None]).min(1) < 5e-3
+    assert 0.45 < full.mean() < 0.65           # samples (45 %) and pairs that share the hair colour
+
+
+def test_face_weight_map_is_heaviest_on_the_face():
+    m = face_weight_map(64, 4.0)[0, 0]
+    assert m.mean().item() == pytest.approx(1.0, abs=1e-5)
+    assert m[32, 32] > 3 * m[2, 2]
