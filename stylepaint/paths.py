@@ -6,6 +6,7 @@ Tests redirect every user folder by setting ``STYLEPAINT_HOME`` (one folder that
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
@@ -13,8 +14,20 @@ import platformdirs
 
 APP_NAME = "stylepaint"
 
-#: The repository's (or installed tree's) resources folder: embedded models, data registries.
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
+
+def resources_dir() -> Path:
+    """The package's own ``stylepaint/resources`` folder (embedded models, data registries),
+    found through ``importlib.resources``: the same code serves a checkout, an installed wheel
+    and a PyInstaller bundle. It must be a real folder (safetensors maps files, open_clip
+    reads a config folder), so a zipped install of the package is refused here."""
+    folder = importlib.resources.files("stylepaint").joinpath("resources")
+    if not isinstance(folder, Path):
+        raise RuntimeError(f"stylepaint's resources are not a folder on disk ({folder!r}): install the package unzipped")
+    return folder
+
+
+#: ``resources_dir()``, once: embedded models, catalogue, CLIP configs, prompt templates, vocabulary.
+RESOURCES = resources_dir()
 MODELS_DIR = RESOURCES / "models"
 
 
