@@ -11,7 +11,7 @@ A prompt passes when some (α, β) reaches success >= 0.80 with kept >= 0.90 (th
 α is reported; otherwise the (α, β) with the best success among those keeping >= 0.90, or
 the best success). The issue's goal: >= 20 prompts pass with 200 samples.
 
-Needs the embedded default generator, the portrait CLIP and the oracle in resources/models;
+Needs the embedded default generator, the portrait CLIP and the oracle in stylepaint/resources/models;
 directions are built (and cached) on first use.
 
     python benchmarks/bench_edit_success.py                      # 200 samples, every value

@@ -97,7 +97,7 @@ def test_missing_local_files(tiny_config, tmp_path):
 
 
 def test_project_model_missing_weights_is_reported():
-    # portrait-clip is registered in resources/clip_models.json; until its files exist (or if
+    # portrait-clip is registered in stylepaint/resources/clip_models.json; until its files exist (or if
     # its weights are removed) the error names the missing file.
     try:
         preflight("portrait-clip")

@@ -1,4 +1,4 @@
-"""The shipped attribute oracle: loads from resources/models and reads renders right."""
+"""The shipped attribute oracle: loads from stylepaint/resources/models and reads renders right."""
 
 from __future__ import annotations
 

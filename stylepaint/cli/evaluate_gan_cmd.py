@@ -25,8 +25,8 @@ def register(sub) -> None:
     p.add_argument("--strip", default=None, metavar="PNG",
                    help="also write a truncation strip (seeds 0-3, psi 1.0 ... 0.0)")
     p.add_argument("--ship", default=None, metavar="NAME",
-                   help="if every target passes, install MODEL as the embedded default resources/models/NAME.safetensors "
-                        "(with StyleSpace statistics and a manifest entry)")
+                   help="if every target passes, install MODEL as the embedded default "
+                        "stylepaint/resources/models/NAME.safetensors (with StyleSpace statistics and a manifest entry)")
     p.add_argument("--force", action="store_true", help="with --ship: install even if targets fail")
     p.set_defaults(func=run)
 

@@ -1,6 +1,6 @@
 """``stylepaint models list | download NAME | path NAME | remove NAME``: published models.
 
-The catalogue is ``resources/catalogue.json`` unless ``--catalogue FILE`` or
+The catalogue is ``stylepaint/resources/catalogue.json`` unless ``--catalogue FILE`` or
 ``$STYLEPAINT_CATALOGUE`` names another. Files go to the user cache folder
 (``stylepaint models path NAME`` prints where).
 """

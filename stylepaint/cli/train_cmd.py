@@ -2,7 +2,7 @@
 
 Both read data set folders written by ``stylepaint dataset render --format npy`` (training
 seeds below 10,000,000; held-out seeds from 10,000,000), save the model, and record its
-sha256, config, this command line and its held-out metrics in ``resources/models/manifest.json``.
+sha256, config, this command line and its held-out metrics in ``stylepaint/resources/models/manifest.json``.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A spec is ``NAME[:TAG|FILE]``:
 
-- ``portrait-clip``                      a project-known name (``resources/clip_models.json``)
+- ``portrait-clip``                      a project-known name (``stylepaint/resources/clip_models.json``)
 - ``ViT-B-32:laion2b_s34b_b79k``         an open_clip architecture with a pretrained tag
 - ``ViT-B-32:/path/weights.pt``          an open_clip architecture with a local weights file
 - ``/path/arch.json:/path/weights.pt``   an open_clip-style architecture config with weights

@@ -1,7 +1,7 @@
-"""Project-known CLIP models and prompt templates: both are data files in ``resources/``.
+"""Project-known CLIP models and prompt templates: both are data files in ``stylepaint/resources/``.
 
-``resources/clip_models.json`` maps a short name ("portrait-clip") to an open_clip architecture
-config and a weights file; ``resources/prompt_templates.json`` lists the templates that text
+``stylepaint/resources/clip_models.json`` maps a short name ("portrait-clip") to an open_clip architecture
+config and a weights file; ``stylepaint/resources/prompt_templates.json`` lists the templates that text
 embeddings are averaged over and the default neutral text.
 """
 

@@ -1,6 +1,6 @@
 """Which CLIP and neutral text go with a generator, and opening an editor from the cache.
 
-The embedded default generator pairs with ``resources/clip_models.json``'s default; a
+The embedded default generator pairs with ``stylepaint/resources/clip_models.json``'s default; a
 catalogue model pairs with its catalogue entry's ``clip`` and ``neutral_prompt``; anything
 else falls back to the embedded default's pairing.
 """

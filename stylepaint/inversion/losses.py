@@ -6,7 +6,7 @@ Each loss is a callable ``loss(image, target) -> scalar tensor`` on float images
 * ``"pixel"``: mean squared error plus an L1 term at 1, 1/2, 1/4 and 1/8 scale (always there).
 * ``"oracle"``: the portrait oracle's conv stages as a perceptual network, LPIPS-style (unit
   channel normalisation, squared differences averaged over positions and stages), plus ``pixel``.
-  For the embedded portrait domain; needs ``resources/models/oracle.safetensors``.
+  For the embedded portrait domain; needs ``stylepaint/resources/models/oracle.safetensors``.
 * ``"lpips"``: the ``lpips`` package when installed and its backbone weights are on disk, plus ``pixel``.
 
 ``make_loss("auto", domain)`` picks oracle for portraits and lpips for photos when available,

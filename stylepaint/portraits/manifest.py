@@ -1,4 +1,4 @@
-"""``resources/models/manifest.json``: what each shipped model file is and how it was made.
+"""``stylepaint/resources/models/manifest.json``: what each shipped model file is and how it was made.
 
 A dict of file name -> entry: ``sha256``, ``bytes``, ``config`` (architecture), ``command``
 (the exact command that trained it), ``metrics`` (what it scored, on what), plus free-form

@@ -8,7 +8,7 @@ target attribute flips, and is disentangled when the other attributes stay.
     probs["hair_color"]                 # [N, 8] probabilities, columns in oracle.groups order
     feats = oracle.features(images)     # [N, F] penultimate features
 
-Weights live in ``resources/models/oracle.safetensors``; the architecture and the group
+Weights live in ``stylepaint/resources/models/oracle.safetensors``; the architecture and the group
 vocabulary are stored in the file's metadata.
 """
 
@@ -131,7 +131,7 @@ def save_oracle(net: OracleNet, path: Path | str, extra: dict | None = None) -> 
 
 
 def load_oracle(path: Path | str | None = None, device: str = "cpu") -> Oracle:
-    """Load the oracle (default: the shipped ``resources/models/oracle.safetensors``)."""
+    """Load the oracle (default: the shipped ``stylepaint/resources/models/oracle.safetensors``)."""
     from safetensors import safe_open
     from safetensors.torch import load_file
 

@@ -1,12 +1,13 @@
 """The small CLIP of the portrait domain, through plain open_clip.
 
-The architecture is an open_clip model config, ``resources/clip_configs/portrait-clip.json``
+The architecture is an open_clip model config, ``stylepaint/resources/clip_configs/portrait-clip.json``
 (open_clip's ModifiedResNet image tower at width 16 on 64 px inputs; a 2-layer text
 transformer; 128-d embeddings; open_clip's default ``SimpleTokenizer`` with a 48-token context,
-so nothing is fetched from a hub). The trained weights are ``resources/models/portrait-clip.pt``. Anyone can load it with::
+so nothing is fetched from a hub). The trained weights are ``stylepaint/resources/models/portrait-clip.pt``.
+Anyone can load it with::
 
-    open_clip.add_model_config("resources/clip_configs")
-    model = open_clip.create_model("portrait-clip", pretrained="resources/models/portrait-clip.pt")
+    open_clip.add_model_config("stylepaint/resources/clip_configs")
+    model = open_clip.create_model("portrait-clip", pretrained="stylepaint/resources/models/portrait-clip.pt")
     tokenizer = open_clip.get_tokenizer("portrait-clip")
 
 Images are normalised with the model's ``visual.preprocess_cfg`` mean/std (open_clip's

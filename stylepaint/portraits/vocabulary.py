@@ -1,6 +1,6 @@
 """The attribute vocabulary of the procedural portraits (a data file, read once).
 
-``resources/portraits/vocabulary.json`` lists every attribute group with its values, their
+``stylepaint/resources/portraits/vocabulary.json`` lists every attribute group with its values, their
 sampling probabilities, a prompt phrase per value ("red hair") and caption words; plus the
 constraints applied after independent sampling and the ranges of the continuous nuisances.
 """
