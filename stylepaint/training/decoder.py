@@ -169,6 +169,10 @@ class _Run:
         G = Generator(**config["generator"])
         self.code = write_mapping(G)
         _centre_affines(G)
+        with torch.no_grad():   # blocks above the first stage start silent: samples show the stage's image
+            for block in G.synthesis.blocks():
+                if block.resolution > t["low_res"]:
+                    block.torgb.weight.zero_()
         self.G = G.train().to(device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
         self.params = [p for p in self.G.synthesis.parameters()]
