@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "stylepaint.cli.gui_cmd",
     "stylepaint.cli.info_cmd",
     "stylepaint.cli.render_cmd",
+    "stylepaint.cli.generate_cmd",
     "stylepaint.cli.convert_cmd",
     "stylepaint.cli.dataset_cmd",
     "stylepaint.cli.train_cmd",
