@@ -38,7 +38,7 @@ from stylepaint.directions import BuildParams, build, run
 from stylepaint.directions.precompute import image_styles, stop_block
 from stylepaint.directions.reference import brute_force_row
 
-FIXTURES = Path(os.environ.get("STYLEPAINT_FIXTURES", "/work/shared/fixtures")) / "checkpoints"
+FIXTURES = Path(__file__).resolve().parent.parent / "tests" / "data" / "checkpoints"
 TINY_CLIPS = {
     # a CLIP-sized input (224 px) with a tiny transformer: early stop never triggers on these fixtures
     "tiny-224": {"embed_dim": 64, "vision_cfg": {"image_size": 224, "layers": 2, "width": 64, "patch_size": 32,

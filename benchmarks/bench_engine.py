@@ -1,6 +1,6 @@
 """Milliseconds per image of the generator, batch 1 and 8, CPU and CUDA, printed as a table.
 
-    python benchmarks/bench_engine.py ../shared/fixtures/checkpoints/*.pkl
+    python benchmarks/bench_engine.py tests/data/checkpoints/*.pkl
     python benchmarks/bench_engine.py --synthetic ffhq256 ffhq1024 --batch 1 8
     python benchmarks/bench_engine.py MODEL.pkl --synthetic ffhq256 --official /path/to/stylegan2-ada-pytorch
 

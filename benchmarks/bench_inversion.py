@@ -20,7 +20,7 @@ angle in [-30, 30] degrees and scaled by [0.75, 1.25] are found and aligned back
 detection rate and median/95th-percentile roll and scale errors (goal: within 2 degrees, 3 %).
 
     python benchmarks/bench_inversion.py                                   # embedded default
-    python benchmarks/bench_inversion.py --model ../shared/fixtures/checkpoints/sg2ada-64px.pkl \\
+    python benchmarks/bench_inversion.py --model tests/data/checkpoints/sg2ada-64px.pkl \\
         --targets samples --count 20 --steps 100 100
 """
 

@@ -2,7 +2,7 @@
 slider to the new picture being on the canvas (window offscreen, real render worker thread).
 
     python benchmarks/bench_slider_latency.py                     # the embedded default model
-    python benchmarks/bench_slider_latency.py --model /work/shared/fixtures/checkpoints/sg2ada-64px.pkl
+    python benchmarks/bench_slider_latency.py --model tests/data/checkpoints/sg2ada-64px.pkl
 
 Text directions: the model's built ones when they are cached; otherwise (or with
 --random-directions) random unit relevance rows with a tiny random CLIP, which cost the same

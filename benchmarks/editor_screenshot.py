@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-FIXTURE = Path(os.environ.get("STYLEPAINT_SHARED", REPO.parent / "shared")) / "fixtures/checkpoints/sg2ada-64px.pkl"
+FIXTURE = REPO / "tests" / "data" / "checkpoints" / "sg2ada-64px.pkl"
 
 
 def main() -> int:

@@ -10,10 +10,9 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("STYLEPAINT_SHARED", REPO.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
-CHECKPOINTS = FIXTURES / "checkpoints"
-PHOTOS = FIXTURES / "photos"
+DATA = REPO / "tests" / "data"           # reference checkpoints and photos (tests/data/README.md)
+CHECKPOINTS = DATA / "checkpoints"
+PHOTOS = DATA / "photos"
 
 CHECKPOINT_FILES = ["sg2ada-64px.pkl", "sg2ada-32px-fp16-clamp.pkl", "rosinality-32px.pt"]
 
@@ -24,6 +23,18 @@ def _private_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("stylepaint-home")
     monkeypatch.setenv("STYLEPAINT_HOME", str(home))
     return home
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_questions(monkeypatch):
+    """A window a test shows and leaves with unsaved work must not wait on the modal "unsaved
+    changes" question when it is closed (by the test or by qtbot's teardown): it is answered
+    "discard" unless the test patches ``ask`` itself."""
+    import sys
+
+    dialog = sys.modules.get("stylepaint.gui.unsaved_dialog")
+    if dialog is not None:
+        monkeypatch.setattr(dialog, "ask", lambda parent, name: "discard")
 
 
 @pytest.fixture
@@ -41,7 +52,7 @@ def one_torch_thread():
 @pytest.fixture(scope="session")
 def fixture_dir() -> Path:
     if not CHECKPOINTS.is_dir():
-        pytest.fail(f"reference fixtures not found at {CHECKPOINTS} (set STYLEPAINT_SHARED)")
+        pytest.fail(f"reference checkpoints not found at {CHECKPOINTS}")
     return CHECKPOINTS
 
 
