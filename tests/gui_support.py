@@ -63,7 +63,7 @@ def open_window(qtbot, engine, model, tmp_path, sync=True, **kwargs):
 
     renderer, spec = engine
     worker = RenderWorker(render_fn=renderer.render, sync=sync)
-    window = MainWindow(model=str(model), clip=spec, worker=worker, settings=Settings(tmp_path / "editor.json"),
+    window = MainWindow(model=None if model is None else str(model), clip=spec, worker=worker, settings=Settings(tmp_path / "editor.json"),
                         store=FavoritesStore(tmp_path / "favorites"), **kwargs)
     qtbot.addWidget(window)
     return window

@@ -17,6 +17,6 @@ def run(model: str | None = None, clip: str | None = None, argv: list[str] | Non
     app.setApplicationName("stylepaint")
     app.setOrganizationName("stylepaint")
     app.setStyle("Fusion")
-    window = MainWindow(model=model, clip=clip)
+    window = MainWindow(model=model, clip=clip, reopen=model is None)
     window.show()
     return app.exec()

@@ -12,6 +12,7 @@ import random
 
 from PySide6.QtCore import QObject, Signal
 
+from stylepaint.document import quantize_mask
 from stylepaint.edits import EditStep
 from stylepaint.gui.state import EditorState, History
 from stylepaint.gui.worker import NOT_BUILT
@@ -257,6 +258,7 @@ class Controller(QObject):
         self.change(self.state.with_(model=path, ws=None, blend=None, morph=None))
 
     def on_mask_painted(self, mask) -> None:
+        mask = quantize_mask(mask)               # what a document keeps is what is shown
         s = self.state
         if self._painting_blend():
             self.change(s.with_(masks={**s.masks, "blend": mask}))

@@ -23,7 +23,8 @@ from stylepaint.gui.face_panel import FacePanel, ModelMenu
 from stylepaint.gui.favorites_dock import FavoritesDock
 from stylepaint.gui.job_bar import JobBar
 from stylepaint.gui.jobs import Jobs
-from stylepaint.gui.menus import build_actions
+from stylepaint.gui.documents import Documents
+from stylepaint.gui.menus import build_actions, fill_recent
 from stylepaint.gui.message_bar import MessageBar
 from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
@@ -47,7 +48,8 @@ def _group(title: str, widget: QWidget) -> QGroupBox:
 
 class MainWindow(QMainWindow):
     def __init__(self, model: str | None = None, settings: Settings | None = None, worker: RenderWorker | None = None,
-                 store: FavoritesStore | None = None, clip: str | None = None):
+                 store: FavoritesStore | None = None, clip: str | None = None, reopen: bool = False):
+        """``reopen``: a plain start, which reopens the last document (or the last model)."""
         super().__init__()
         self.setWindowTitle("stylepaint")
         self.setWindowIcon(qta.icon("mdi6.palette-outline"))
@@ -56,6 +58,8 @@ class MainWindow(QMainWindow):
         self.worker = worker or RenderWorker()
         self._own_worker = worker is None
         self.store = store or FavoritesStore()
+        if model is None and reopen and self.settings["model"] and Path(self.settings["model"]).is_file():
+            model = self.settings["model"]
 
         # widgets
         self.model_menu = ModelMenu(self)
@@ -128,14 +132,19 @@ class MainWindow(QMainWindow):
             seed=self.settings["seed"], truncation=self.settings["truncation"]))
         self.actions = Actions(self, self.controller, self.store)
         self.jobs = Jobs(self, self.worker, self.job_bar)
+        self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
         self._connect()
         self.model_menu.set_recent(self.settings["recent_models"])
         self.actions.reload_favorites()
+        for problem in self.settings.problems:
+            self.show_message(problem, "warning")
         self._restore_layout()
         self.controller.refresh()
         self.show_loading()
         self.controller.render()
+        self.set_recent_documents(self.settings["recent_documents"])
+        self.documents.restore_on_start(reopen_last=reopen)
 
     # -- assembly ----------------------------------------------------------------------------------
     def _connect(self) -> None:
@@ -200,7 +209,8 @@ class MainWindow(QMainWindow):
         res = meta.get("resolution")
         self.face_panel.set_model_name(name, f"{path or 'embedded default'} · {res}px · id {meta.get('model_id')}")
         self.status_model.setText(f"{name} · {res}px")
-        self.setWindowTitle(f"stylepaint — {name}")
+        self.documents.show_title()
+        self.settings["model"] = path
         if path is not None:
             self.settings.remember("recent_models", path)
             self.model_menu.set_recent(self.settings["recent_models"])
@@ -223,6 +233,9 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.empty)
         self.face_panel.set_model_name("No model")
         self.status_model.setText("no model")
+
+    def set_recent_documents(self, paths: list[str]) -> None:
+        fill_recent(self, paths)
 
     def show_panel(self, name: str) -> None:
         self.docks[name].show()
@@ -302,6 +315,9 @@ class MainWindow(QMainWindow):
         self.settings.save()
 
     def closeEvent(self, event):
+        if not self.documents.may_discard():
+            event.ignore()
+            return
         self.save_settings()
         if self._own_worker:
             self.worker.stop()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import qtawesome as qta
 from PySide6.QtGui import QAction, QActionGroup, QIcon, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QMenu, QToolBar
 
 
 def _action(w, text, icon, slot, shortcut=None, checkable=False, tip=None) -> QAction:
@@ -38,6 +39,11 @@ def build_actions(w) -> None:
     w.action_apply_recipe = _action(w, "&Apply recipe…", None, a.apply_recipe)
     w.action_import_favorite = _action(w, "&Import favorite…", None, a.import_favorite)
     w.action_quit = _action(w, "&Quit", "mdi6.exit-to-app", w.close, "Ctrl+Q")
+    d = w.documents
+    w.action_new = _action(w, "&New document", "mdi6.file-outline", d.new, "Ctrl+N")
+    w.action_open_document = _action(w, "&Open document…", "mdi6.folder-open-outline", d.open, "Ctrl+Alt+O")
+    w.action_save = _action(w, "&Save document", "mdi6.content-save", d.save, "Ctrl+S")
+    w.action_save_as = _action(w, "Save document &as…", "mdi6.content-save-edit-outline", d.save_as, "Ctrl+Alt+S")
     w.action_favorite = canvas.action_favorite
     w.action_favorite.setIcon(qta.icon("mdi6.heart-plus-outline"))
     w.addAction(w.action_favorite)
@@ -69,7 +75,7 @@ def build_actions(w) -> None:
     bar = w.menuBar()
     m = bar.addMenu("&File")
     m.setToolTipsVisible(True)                              # say why "Export edited photo" is off
-    for act in (w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_export_photo, w.action_copy,
+    for act in (w.action_new, w.action_open_document, w.action_save, w.action_save_as, None, w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_export_photo, w.action_copy,
                 w.action_save_latent, None, w.action_save_recipe, w.action_apply_recipe, w.action_import_favorite, None,
                 w.action_quit):
         m.addSeparator() if act is None else m.addAction(act)
@@ -84,6 +90,8 @@ def build_actions(w) -> None:
         group.addAction(act)
         w.action_export_scale[scale] = act
     m.insertMenu(w.action_copy, sizes)
+    w.recent_menu = QMenu("Open &recent", w)
+    m.insertMenu(w.action_save, w.recent_menu)
     m = bar.addMenu("&Edit")
     for act in (w.action_undo, w.action_redo, None, w.action_favorite, w.action_random, None,
                 w.action_tools["view"], w.action_tools["brush"], w.action_tools["eraser"], w.action_clear_mask):
@@ -107,3 +115,13 @@ def build_actions(w) -> None:
                 w.action_zoom_out, None, w.action_favorite, w.action_export):
         tb.addSeparator() if act is None else tb.addAction(act)
     w.addToolBar(tb)
+
+
+def fill_recent(w, paths: list[str]) -> None:
+    """File > Open recent: the documents saved or opened lately, newest first."""
+    w.recent_menu.clear()
+    for path in paths:
+        act = w.recent_menu.addAction(Path(path).name)
+        act.setToolTip(path)
+        act.triggered.connect(lambda _=False, p=path: w.documents.may_discard() and w.documents.open_from(p))
+    w.recent_menu.setEnabled(bool(paths))

@@ -1,0 +1,134 @@
+"""A ``.stylepaint`` document: what a user made, in one versioned file.
+
+A zip holding ``document.json`` (the schema version, what made it, and the editor's picture
+state as plain JSON), the painted masks as 8-bit greyscale PNGs under ``masks/``, the other
+arrays (latents, pinned edit shifts) as ``.npy`` under ``arrays/``, and ``preview.png``.
+The state and arrays are exactly the favorites' form (``EditorState.to_favorite``), so a
+document re-creates the picture: the face or photo latent, the edit stack with its masks and
+resolved shifts, blend, morph, model and CLIP.
+
+Masks are stored as PNG, so they are kept at 8-bit precision: ``quantize_mask`` rounds a mask
+to the values a PNG holds, and the editor quantizes every painted mask, so what is saved is
+what was shown. No Qt, no torch.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from stylepaint.errors import InputError
+from stylepaint.imagefiles import write_file
+
+SCHEMA_VERSION = 1
+SUFFIX = ".stylepaint"
+FORMAT = "stylepaint-document"
+_MAX_MEMBER = 256 * 1024 * 1024          # a bigger member is not something stylepaint wrote
+_NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,120}$")
+
+
+def quantize_mask(mask: np.ndarray) -> np.ndarray:
+    """A [H, W] mask in [0, 1] rounded to 1/255 steps: exactly what an 8-bit PNG keeps."""
+    m = np.clip(np.asarray(mask, np.float32), 0.0, 1.0)
+    return (np.round(m * 255.0).astype(np.uint8)).astype(np.float32) / np.float32(255.0)
+
+
+def _is_png_mask(name: str, a: np.ndarray) -> bool:
+    a = np.asarray(a)
+    return (name.startswith("mask_") and a.ndim == 2 and a.dtype == np.float32 and a.size > 0
+            and np.array_equal(quantize_mask(a), a))
+
+
+def document_bytes(state: dict, arrays: dict, preview: np.ndarray | None = None, made_by: str = "stylepaint") -> bytes:
+    """The document as zip bytes (``state``/``arrays`` as ``EditorState.to_favorite`` makes them)."""
+    index, buf = {}, io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, value in arrays.items():
+            if not _NAME.match(name):
+                raise InputError(f"cannot save an array named {name!r} in a document")
+            a = np.asarray(value)
+            if _is_png_mask(name, a):
+                member = f"masks/{name}.png"
+                png = io.BytesIO()
+                Image.fromarray(np.round(a * 255).astype(np.uint8), "L").save(png, "PNG")
+                zf.writestr(member, png.getvalue())
+            else:
+                member = f"arrays/{name}.npy"
+                npy = io.BytesIO()
+                np.save(npy, a, allow_pickle=False)
+                zf.writestr(member, npy.getvalue())
+            index[name] = member
+        if preview is not None:
+            png = io.BytesIO()
+            Image.fromarray(np.asarray(preview, np.uint8)).save(png, "PNG")
+            zf.writestr("preview.png", png.getvalue())
+        doc = {"format": FORMAT, "version": SCHEMA_VERSION, "made_by": made_by, "state": state, "arrays": index}
+        zf.writestr("document.json", json.dumps(doc, indent=1))
+    return buf.getvalue()
+
+
+def save_document(path, state: dict, arrays: dict, preview: np.ndarray | None = None) -> Path:
+    """Write crash-safely (a kill mid-save leaves the previous file)."""
+    return write_file(path, document_bytes(state, arrays, preview))
+
+
+def read_document(data: bytes, name: str = "document") -> tuple[dict, dict]:
+    """(state, arrays) from document bytes; every problem is one InputError sentence."""
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise InputError(f"{name} is not a stylepaint document (not a zip file)") from None
+    with zf:
+        try:
+            doc = json.loads(_member(zf, "document.json", name))
+        except ValueError:
+            raise InputError(f"{name} is damaged: its document.json is not JSON") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise InputError(f"{name} is not a stylepaint document")
+        version = doc.get("version")
+        if not isinstance(version, int) or version > SCHEMA_VERSION:
+            raise InputError(f"{name} was saved by a newer stylepaint (document version {version}); "
+                             f"this one reads version {SCHEMA_VERSION}: update stylepaint to open it")
+        if version < SCHEMA_VERSION:
+            raise InputError(f"{name} was saved by an older stylepaint (document version {version}), "
+                             f"which this one no longer reads (version {SCHEMA_VERSION})")
+        state, index = doc.get("state"), doc.get("arrays")
+        if not isinstance(state, dict) or not isinstance(index, dict):
+            raise InputError(f"{name} is damaged: its state is missing")
+        arrays = {}
+        for key, member in index.items():
+            raw = _member(zf, member, name)
+            try:
+                if member.endswith(".png"):
+                    with Image.open(io.BytesIO(raw)) as im:
+                        arrays[key] = np.asarray(im.convert("L"), np.uint8).astype(np.float32) / np.float32(255.0)
+                else:
+                    arrays[key] = np.load(io.BytesIO(raw), allow_pickle=False)
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{name} is damaged: {member} cannot be read ({exc})") from None
+    return state, arrays
+
+
+def load_document(path) -> tuple[dict, dict]:
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    return read_document(data, path.name)
+
+
+def _member(zf: zipfile.ZipFile, member: str, name: str) -> bytes:
+    try:
+        info = zf.getinfo(member)
+    except KeyError:
+        raise InputError(f"{name} is damaged: it lacks {member}") from None
+    if info.file_size > _MAX_MEMBER:
+        raise InputError(f"{name} is damaged: {member} is implausibly large")
+    return zf.read(info)
