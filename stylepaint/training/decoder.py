@@ -118,7 +118,7 @@ def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: P
         images = np.load(path, mmap_mode="r")
         if images.shape == (len(codes), resolution, resolution, 3):
             yield {"message": f"bank {index} read from cache", "done": len(codes), "total": len(codes),
-                   "bank": (codes, np.ascontiguousarray(images))}
+                   "bank": (codes, np.array(images))}      # a copy in memory: batches are random reads
             return
     records = code.decode(codes.numpy())
     images = np.empty((len(codes), resolution, resolution, 3), np.uint8)
