@@ -50,11 +50,26 @@ def portrait_code(G) -> CodeLayout | None:
     """The portrait code layout if ``G``'s mapping computes it (checked on fixed probes), else None."""
     m = G.mapping
     try:
-        code = layout(m.z_dim, m.w_dim)
+        full = layout(m.z_dim, m.w_dim)
     except ValueError:
         return None
     z = torch.randn([CODE_PROBES, m.z_dim], generator=torch.Generator().manual_seed(0))
     w = m(z.to(G.device))[:, 0].double().cpu().numpy()
+    if w.shape[1] < full.code_dim:
+        return None
+    # each scalar's spread is read off its slot (a run may pin tilt or shift while training)
+    x = z.double().numpy()
+    x = x / np.sqrt(np.mean(x ** 2, axis=1, keepdims=True) + 1e-8)
+    spread = {}
+    for e in full.entries:
+        if e.kind == "scalar":
+            s = float(np.dot(w[:, e.slot] - full.offset, x[:, e.coord]) / np.dot(x[:, e.coord], x[:, e.coord]))
+            if abs(s - 1.0) > 1e-3:
+                spread[e.name] = round(s, 6)
+    try:
+        code = layout(m.z_dim, m.w_dim, spread)
+    except ValueError:
+        return None
     return code if np.abs(w - code.encode_z(z.double().numpy())).max() < CODE_TOLERANCE else None
 
 

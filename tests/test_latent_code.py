@@ -106,3 +106,20 @@ def test_a_mapping_too_small_for_the_code_is_refused():
     G = Generator(z_dim=128, w_dim=128, img_resolution=8, mapping_layers=1, channel_base=64, channel_max=8)
     with pytest.raises(ValueError, match="at least 2 mapping layers"):
         write_mapping(G)
+
+
+def test_a_pinned_nuisance_stays_at_its_median_and_is_read_back_from_the_mapping():
+    from stylepaint.tag_faces import portrait_code
+
+    G = Generator(z_dim=128, w_dim=128, img_resolution=8, mapping_layers=4, channel_base=32, channel_max=8)
+    code = write_mapping(G, {"tilt": 0.0, "shift_x": 0.0, "shift_y": 0.25})
+    records = code.decode(_w(G, torch.randn(500, 128, generator=torch.Generator().manual_seed(6))))
+    assert max(abs(r["nuisances"]["tilt"]) for r in records) < 1e-3
+    assert max(abs(r["nuisances"]["shift_x"]) for r in records) < 1e-5
+    shifts = np.array([r["nuisances"]["shift_y"] for r in records])
+    assert 0 < shifts.std() < 0.25 * 0.02 / np.sqrt(3) * 1.5      # narrower than the renderer's uniform
+    assert np.std([r["nuisances"]["light_angle"] for r in records]) > 60   # the rest keeps its range
+    found = portrait_code(G)
+    assert found is not None and found.spread == {"tilt": 0.0, "shift_x": 0.0, "shift_y": 0.25}
+    with pytest.raises(ValueError, match="unknown nuisances"):
+        CodeLayout(spread={"wobble": 0.0})

@@ -37,6 +37,8 @@ def register(sub) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     p.add_argument("--bank", type=int, default=None, help="decoder: codes rendered per bank (default 40000)")
     p.add_argument("--bank-kimg", type=float, default=None, help="decoder: kimg drawn from one bank (default 120)")
+    p.add_argument("--spread", default=None, metavar="NAME=V,...",
+                   help="decoder: spread of nuisances' codes, 0 pins one to its median (e.g. tilt=0,shift_x=0)")
     p.add_argument("--low-res-kimg", type=float, default=None,
                    help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
@@ -87,11 +89,18 @@ def run_decoder(args) -> int:
     unused = [name for name in ("data", "gamma", "precision") if getattr(args, name) not in (None, "auto")]
     if unused:
         raise InputError(f"--{', --'.join(unused)} belong to --method adversarial")
+    spread = None
+    if args.spread:
+        try:
+            spread = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in args.spread.split(","))}
+        except ValueError:
+            raise InputError(f"--spread wants NAME=VALUE pairs separated by commas, not {args.spread!r}") from None
     job = train_decoder(args.out, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
                         max_seconds=None if args.minutes is None else args.minutes * 60,
                         device="cpu" if args.device == "auto" else args.device, workers=args.workers,
                         command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
-                        seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg)
+                        seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
+                        spread=spread)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:

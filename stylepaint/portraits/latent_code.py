@@ -88,9 +88,13 @@ class CoordinateDistribution:
 class CodeLayout:
     """Which coordinate and W slots each renderer parameter uses; encode, decode, mapping."""
 
-    def __init__(self, z_dim: int = 128, w_dim: int = 128, spec: dict | None = None):
+    def __init__(self, z_dim: int = 128, w_dim: int = 128, spec: dict | None = None,
+                 spread: dict[str, float] | None = None):
         spec = spec if spec is not None else load_spec()
         self.spec, self.z_dim, self.w_dim = spec, z_dim, w_dim
+        # a scalar's slot is spread * x + offset: spread 1 draws the renderer's full range,
+        # 0 pins the nuisance to its median (e.g. upright, centred heads while those are learned)
+        self.spread = {k: float(v) for k, v in (spread or {}).items()}
         self.coordinate = CoordinateDistribution(z_dim)
         self.offset = math.floor(math.sqrt(z_dim)) + 2.0   # keeps every scalar slot positive
         draws = {name: (kind, arg) for name, kind, arg in NUISANCE_DRAWS}
@@ -120,6 +124,9 @@ class CodeLayout:
             entries.append(Entry(name, "scalar", coord, slot, low=lo, high=hi))
             coord, slot = coord + 1, slot + 1
         self.entries = entries
+        unknown = sorted(set(self.spread) - {e.name for e in entries if e.kind == "scalar"})
+        if unknown:
+            raise ValueError(f"spread given for unknown nuisances: {', '.join(unknown)}")
         self.code_dim, self.coords = slot, coord
         self.units = sum(2 * len(e.cuts) if e.kind != "scalar" else 1 for e in entries)
         if self.coords > z_dim or self.code_dim > w_dim:
@@ -134,7 +141,7 @@ class CodeLayout:
         for e in self.entries:
             xi = x[:, e.coord]
             if e.kind == "scalar":
-                w[:, e.slot] = xi + self.offset
+                w[:, e.slot] = self.spread.get(e.name, 1.0) * xi + self.offset
                 continue
             steps = [np.ones_like(xi)] + [np.clip(STEEPNESS * (xi - t), 0.0, 1.0) for t in e.cuts] + [np.zeros_like(xi)]
             for k, m in enumerate(e.weights):
@@ -222,7 +229,7 @@ class CodeLayout:
         unit = 0
         for e in self.entries:
             if e.kind == "scalar":                  # h = sqrt2 * (x + offset) > 0
-                w0[unit, e.coord], b0[unit] = 1.0, self.offset
+                w0[unit, e.coord], b0[unit] = self.spread.get(e.name, 1.0), self.offset
                 w1[e.slot, unit] = 0.5              # out = sqrt2 * h / 2 = x + offset
                 unit += 1
                 continue
@@ -252,20 +259,24 @@ class CodeLayout:
         return layers
 
 
-@functools.lru_cache(maxsize=4)
-def layout(z_dim: int = 128, w_dim: int = 128) -> CodeLayout:
-    """The code layout of the portrait vocabulary for a generator's z and w sizes."""
-    return CodeLayout(z_dim, w_dim)
+@functools.lru_cache(maxsize=8)
+def _layout(z_dim: int, w_dim: int, spread: tuple) -> CodeLayout:
+    return CodeLayout(z_dim, w_dim, spread=dict(spread))
 
 
-def write_mapping(G) -> CodeLayout:
+def layout(z_dim: int = 128, w_dim: int = 128, spread: dict[str, float] | None = None) -> CodeLayout:
+    """The code layout of the portrait vocabulary for a generator's z and w sizes (cached)."""
+    return _layout(z_dim, w_dim, tuple(sorted((spread or {}).items())))
+
+
+def write_mapping(G, spread: dict[str, float] | None = None) -> CodeLayout:
     """Set ``G``'s mapping network (StyleGAN2 layers, any lr multiplier) to compute the portrait
     code, and its ``w_avg`` to the mean code. Returns the layout."""
     import torch
 
     m = G.mapping
     first = m.fc0
-    code = layout(m.z_dim, m.w_dim)
+    code = layout(m.z_dim, m.w_dim, spread)
     layers = code.mapping_weights(m.num_layers, first.weight.shape[0])
     with torch.no_grad():
         for i, (weight, bias) in enumerate(layers):

@@ -62,6 +62,7 @@ DEFAULTS = dict(
     seed=0,
     mix=dict(sample=0.45, truncated=0.2, between=0.25, midpoint=0.1),   # kinds of codes in a bank
     truncation=[0.3, 1.0],  # psi range of the truncated codes
+    spread={},              # nuisance -> spread of its code (0: pinned to its median; see latent_code)
 )
 
 
@@ -167,7 +168,7 @@ class _Run:
         t = config["training"]
         torch.manual_seed(int(t["seed"]))
         G = Generator(**config["generator"])
-        self.code = write_mapping(G)
+        self.code = write_mapping(G, t.get("spread") or None)
         _centre_affines(G)
         with torch.no_grad():   # blocks above the first stage start silent: samples show the stage's image
             for block in G.synthesis.blocks():
