@@ -12,13 +12,17 @@ class StylepaintError(Exception):
     """Base class: a problem the user can understand and fix."""
 
 
-class CheckpointError(StylepaintError):
-    """A model file could not be read (missing, truncated, foreign, unsafe, wrong contents)."""
+class FileError(StylepaintError):
+    """A file could not be read: ``"<path>: <problem>"``, one sentence naming both."""
 
     def __init__(self, path, problem: str):
         self.path = str(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class CheckpointError(FileError):
+    """A model file could not be read (missing, truncated, foreign, unsafe, wrong contents)."""
 
 
 class UnsafePickleError(CheckpointError):
@@ -31,6 +35,10 @@ class DeviceError(StylepaintError):
 
 class InputError(StylepaintError):
     """Bad user input: an empty prompt, an unreadable image, an out-of-range value."""
+
+
+class DataFileError(FileError, InputError):
+    """A file the user made or chose could not be read: a latent, recipe, favorite, settings file."""
 
 
 class ClipError(StylepaintError):
