@@ -8,10 +8,13 @@ into a change of StyleSpace.
 from __future__ import annotations
 
 import json
+import math
+import numbers
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from stylepaint.errors import InputError
+from stylepaint.errors import DataFileError, InputError
+from stylepaint.safe_read import read_json
 
 #: Which StyleSpace layers an edit may move. Ranges are fractions of the synthesis depth
 #: (coarse = low resolutions: pose/shape; fine = high resolutions: colour/texture).
@@ -36,8 +39,17 @@ class EditStep:
     def __post_init__(self):
         if not isinstance(self.prompt, str) or not self.prompt.strip():
             raise InputError("an edit needs a non-empty prompt")
+        for name in ("neutral", "mask"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise InputError(f"an edit's {name} must be text or empty, got {getattr(self, name)!r:.40}")
+        for name in ("alpha", "beta"):
+            value = getattr(self, name)
+            if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
+                raise InputError(f"an edit's {name} must be a finite number, got {value!r:.40}")
+        if not isinstance(self.enabled, bool) or not isinstance(self.name, str):
+            raise InputError("an edit's 'enabled' must be true or false and its 'name' text")
         if self.layers not in LAYER_GROUPS:
-            raise InputError(f"unknown layer group {self.layers!r}; expected one of {', '.join(LAYER_GROUPS)}")
+            raise InputError(f"unknown layer group {self.layers!r:.40}; expected one of {', '.join(LAYER_GROUPS)}")
         if self.beta < 0:
             raise InputError(f"beta must be >= 0, got {self.beta}")
 
@@ -58,10 +70,12 @@ class EditStep:
 
     @classmethod
     def from_dict(cls, data: dict) -> "EditStep":
+        if not isinstance(data, dict):
+            raise InputError(f"an edit must be a set of named values, got {type(data).__name__}")
         known = {f for f in cls.__dataclass_fields__}
         unknown = set(data) - known
         if unknown:
-            raise InputError(f"unknown edit fields: {', '.join(sorted(unknown))}")
+            raise InputError(f"unknown edit fields: {', '.join(sorted(map(str, unknown)))[:200]}")
         return cls(**data)
 
 
@@ -77,19 +91,25 @@ class Recipe:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Recipe":
-        if not isinstance(data, dict) or "steps" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("steps"), list):
             raise InputError("not a stylepaint recipe: no 'steps' list")
-        if data.get("version", RECIPE_VERSION) > RECIPE_VERSION:
+        version = data.get("version", RECIPE_VERSION)
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InputError(f"not a stylepaint recipe: version {version!r:.40} is not a number")
+        if version > RECIPE_VERSION:
             raise InputError(f"recipe version {data['version']} is newer than this stylepaint understands")
-        return cls(steps=[EditStep.from_dict(s) for s in data["steps"]], model=data.get("model"))
+        model = data.get("model")
+        return cls(steps=[EditStep.from_dict(s) for s in data["steps"]], model=model if isinstance(model, str) else None)
 
     def save(self, path) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=2), encoding="utf-8")
 
     @classmethod
     def load(cls, path) -> "Recipe":
+        """Read a recipe file; any problem is one ``DataFileError`` naming the file."""
         try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"{path}: cannot read recipe ({exc})") from exc
-        return cls.from_dict(data)
+            return cls.from_dict(read_json(path, "recipe"))
+        except DataFileError:
+            raise
+        except InputError as exc:
+            raise DataFileError(path, str(exc)) from None

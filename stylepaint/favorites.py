@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import os
 import shutil
 import time
@@ -29,8 +30,9 @@ from pathlib import Path
 
 import numpy as np
 
-from stylepaint import paths
-from stylepaint.errors import InputError, StylepaintError
+from stylepaint import limits, paths
+from stylepaint.errors import DataFileError, InputError, StylepaintError
+from stylepaint.safe_read import open_zip, parse_json, read_arrays, read_json, read_member
 from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 FORMAT_VERSION = 1
@@ -65,14 +67,41 @@ def _fsync_dir(path: Path) -> None:
 
 
 class FavoritesStore:
-    """Favorites in ``root`` (default: ``<user data dir>/favorites``)."""
+    """Favorites in ``root`` (default: ``<user data dir>/favorites``).
+
+    A damaged or foreign favorite never stops the store: ``list()`` skips it and says why in
+    ``problems`` (one sentence each), and never deletes or rewrites it. Temporary folders a
+    killed save or delete left behind are removed when a store is opened.
+    """
+
+    #: A hidden ``.new-*``/``.trash-*`` folder older than this (seconds) belongs to no running save.
+    LEFTOVER_AGE_S = 600
 
     def __init__(self, root: Path | str | None = None):
         self.root = Path(root) if root is not None else paths.user_data_dir() / "favorites"
+        self.problems: list[str] = []
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        if not self.root.is_dir():
+            return
+        now = time.time()
+        for entry in self.root.iterdir():
+            if not entry.name.startswith((".new-", ".trash-")):
+                continue
+            try:
+                old = now - entry.lstat().st_mtime > self.LEFTOVER_AGE_S
+            except OSError:
+                continue
+            if old and entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
 
     # -- reading ---------------------------------------------------------------------------
     def list(self) -> list[Favorite]:
-        """All readable favorites, oldest first (arrays are not loaded: see ``get``)."""
+        """All readable favorites, oldest first (arrays are not loaded: see ``get``).
+
+        Each one that cannot be read is skipped and described in ``self.problems``."""
+        self.problems = []
         if not self.root.is_dir():
             return []
         favorites = []
@@ -81,28 +110,23 @@ class FavoritesStore:
                 continue
             try:
                 favorites.append(self._read(folder, with_arrays=False))
-            except StylepaintError:
-                continue  # a foreign or damaged folder is skipped, never deleted
+            except StylepaintError as exc:
+                self.problems.append(f"Skipped a damaged favorite: {exc}")  # skipped, never deleted
         favorites.sort(key=lambda f: (f.created, f.id))
         return favorites
 
     def get(self, fav_id: str) -> Favorite:
         folder = self.root / fav_id
-        if not folder.is_dir():
+        if not fav_id or "/" in fav_id or "\\" in fav_id or fav_id.startswith(".") or not folder.is_dir():
             raise InputError(f"no favorite with id {fav_id!r}")
         return self._read(folder, with_arrays=True)
 
     def _read(self, folder: Path, with_arrays: bool) -> Favorite:
-        try:
-            meta = json.loads((folder / _STATE).read_text(encoding="utf-8"))
-            arrays = {}
-            if with_arrays and (folder / _ARRAYS).exists():
-                with np.load(folder / _ARRAYS, allow_pickle=False) as npz:
-                    arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise StylepaintError(f"favorite {folder.name}: cannot read it ({exc})") from exc
-        if not isinstance(meta, dict) or "state" not in meta:
-            raise StylepaintError(f"favorite {folder.name}: not a stylepaint favorite")
+        meta = read_json(folder / _STATE, "favorite-state")
+        _check_meta(meta, folder / _STATE)
+        arrays = {}
+        if with_arrays and (folder / _ARRAYS).exists():
+            arrays = read_arrays(folder / _ARRAYS, folder / _ARRAYS, "favorite-arrays")
         thumb = folder / _THUMB
         return Favorite(
             id=folder.name,
@@ -110,7 +134,7 @@ class FavoritesStore:
             created=float(meta.get("created", 0.0)),
             state=meta["state"],
             arrays=arrays,
-            thumbnail_path=thumb if thumb.exists() else None,
+            thumbnail_path=thumb if thumb.is_file() else None,
         )
 
     # -- writing ---------------------------------------------------------------------------
@@ -186,16 +210,28 @@ class FavoritesStore:
 
     def import_bundle(self, src: Path | str) -> Favorite:
         """Add a favorite from a bundle written by ``export``."""
-        try:
-            with zipfile.ZipFile(src) as zf:
-                meta = json.loads(zf.read(_STATE).decode("utf-8"))
-                arrays = {}
-                if _ARRAYS in zf.namelist():
-                    with np.load(io.BytesIO(zf.read(_ARRAYS)), allow_pickle=False) as npz:
-                        arrays = {k: npz[k] for k in npz.files}
-                thumb = zf.read(_THUMB) if _THUMB in zf.namelist() else None
-        except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
-            raise InputError(f"{src}: not a stylepaint favorite bundle ({exc})") from exc
-        if not isinstance(meta, dict) or "state" not in meta:
-            raise InputError(f"{src}: not a stylepaint favorite bundle")
+        zf = open_zip(src, src, "favorite-bundle")
+        for info in zf.infolist():
+            kind = _MEMBER_KINDS.get(info.filename)
+            if kind and info.file_size > limits.FILE_BYTES[kind]:
+                raise DataFileError(src, f"its {info.filename} would unpack to {info.file_size} bytes, "
+                                         f"more than the {limits.FILE_BYTES[kind]} allowed")
+        meta = parse_json(read_member(zf, _STATE, src), src)
+        _check_meta(meta, src)
+        arrays = read_arrays(read_member(zf, _ARRAYS, src), src, "favorite-arrays") if _ARRAYS in zf.namelist() else {}
+        thumb = read_member(zf, _THUMB, src) if _THUMB in zf.namelist() else None
         return self.add(meta.get("name", "Imported"), meta["state"], arrays, thumb)
+
+
+_MEMBER_KINDS = {_STATE: "favorite-state", _ARRAYS: "favorite-arrays", _THUMB: "favorite-thumb"}
+
+
+def _check_meta(meta, path) -> None:
+    """A favorite's ``state.json``: an object with a ``state`` object, a text name and a finite time."""
+    if not isinstance(meta, dict) or not isinstance(meta.get("state"), dict):
+        raise DataFileError(path, "is not a stylepaint favorite (no 'state')")
+    if not isinstance(meta.get("name", ""), str):
+        raise DataFileError(path, f"has a name that is not text ({meta['name']!r:.40})")
+    created = meta.get("created", 0.0)
+    if not isinstance(created, (int, float)) or isinstance(created, bool) or not math.isfinite(created):
+        raise DataFileError(path, f"has a creation time that is not a number ({created!r:.40})")

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
-from stylepaint.errors import InputError, StylepaintError
+from stylepaint.errors import DataFileError, InputError, StylepaintError
+from stylepaint.safe_read import parse_json, read_arrays
 from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 SCALES = (1, 2, 4)
@@ -80,20 +81,24 @@ def save_latent(path, ws: np.ndarray, metadata: dict | None = None) -> Path:
 
 
 def load_latent(path) -> tuple[np.ndarray, dict]:
-    """Read a latent saved by ``save_latent`` (or any .npz with a ``ws``/``w`` array)."""
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            key = "ws" if "ws" in npz.files else "w" if "w" in npz.files else None
-            if key is None:
-                raise InputError(f"{path}: no 'ws' array in this file")
-            ws = np.asarray(npz[key], np.float32)
-            meta = json.loads(str(npz["metadata"])) if "metadata" in npz.files else {}
-    except InputError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputError(f"{path}: not a latent file ({type(exc).__name__})") from exc
+    """Read a latent saved by ``save_latent`` (or any .npz with a ``ws``/``w`` array, or a plain
+    ``.npy`` array): finite float32 ``[num_ws, w_dim]`` or ``[w_dim]``, and its metadata."""
+    arrays = read_arrays(path, path, "latent")
+    key = next((k for k in ("ws", "w", "") if k in arrays), None)
+    if key is None:
+        raise DataFileError(path, "holds no 'ws' array, so it is not a latent file")
+    ws = arrays[key]
+    if ws.dtype.kind not in "iuf":
+        raise DataFileError(path, f"holds a latent of {ws.dtype} values, not numbers")
+    ws = ws.astype(np.float32)
     if ws.ndim == 3 and ws.shape[0] == 1:
         ws = ws[0]
-    if ws.ndim not in (1, 2):
-        raise InputError(f"{path}: expected a latent of shape [num_ws, w_dim] or [w_dim], got {list(ws.shape)}")
+    if ws.ndim not in (1, 2) or ws.size == 0:
+        raise DataFileError(path, f"holds a latent of shape {list(ws.shape)}; expected [num_ws, w_dim] or [w_dim]")
+    if not np.isfinite(ws).all():
+        raise DataFileError(path, "holds a latent with NaN or infinite values")
+    meta = {}
+    if "metadata" in arrays:
+        text = arrays["metadata"]
+        meta = parse_json(str(text).encode("utf-8"), path) if text.dtype.kind == "U" and text.ndim == 0 else {}
     return ws, meta if isinstance(meta, dict) else {}

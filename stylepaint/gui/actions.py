@@ -58,6 +58,8 @@ class Actions:
     # -- favorites -----------------------------------------------------------------------------
     def reload_favorites(self) -> None:
         favorites = self.store.list()
+        for problem in getattr(self.store, "problems", []):
+            self.w.show_message(problem, "warning")
         self.w.favorites_dock.set_favorites(favorites)
         self.w.morph_panel.set_targets(favorites)
         self.w.blend_panel.set_faces(favorites, has_snapshot=self.snapshot is not None)

@@ -4,15 +4,22 @@
 ``paths.user_config_dir() / "editor.json"`` (itself redirected by ``STYLEPAINT_HOME``).
 A value that is missing, of the wrong type or out of range in the file falls back to its
 default, so a hand-edited or damaged settings file never stops the editor from starting.
+What could not be read is never lost: the file is first copied beside itself
+(``editor.json.unreadable-<time>``), ``problems`` says so in one sentence, and only then may
+``save`` replace it. If no copy can be made, ``save`` leaves the file alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import time
 from pathlib import Path
 
 from stylepaint import paths
+from stylepaint.errors import StylepaintError
+from stylepaint.safe_read import read_json
 
 _DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -52,17 +59,40 @@ class Settings:
         self.load()
 
     def load(self) -> None:
-        data = {}
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            pass
-        if not isinstance(data, dict):
-            data = {}
+        self.problems: list[str] = []
+        self._keep_file = False
+        data, problem = {}, None
+        if self.path.exists() or self.path.is_symlink():
+            try:
+                data = read_json(self.path, "settings")
+            except StylepaintError as exc:
+                problem = f"{exc}; the editor starts with default settings"
+            if problem is None and not isinstance(data, dict):
+                problem, data = f"{self.path}: is not a settings object; the editor starts with default settings", {}
         self._values = {}
+        rejected = []
         for name, (default, valid) in DEFAULTS.items():
             value = data.get(name, default)
+            if not valid(value):
+                rejected.append(name)
             self._values[name] = value if valid(value) else _copy(default)
+        if problem is None and rejected:
+            problem = f"{self.path}: ignored invalid settings ({', '.join(rejected)}); their defaults are used"
+        if problem is not None:
+            self.problems.append(problem + self._back_up())
+
+    def _back_up(self) -> str:
+        """Copy the file that could not be (fully) read beside it; if that fails, never overwrite it."""
+        if not self.path.is_file():
+            self._keep_file = True          # a FIFO, device or folder: not ours to replace
+            return ""
+        backup = self.path.with_name(f"{self.path.name}.unreadable-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            shutil.copyfile(self.path, backup)
+        except OSError:
+            self._keep_file = True
+            return " (it could not be copied, so it will not be overwritten)"
+        return f" (the file was kept as {backup.name})"
 
     def __getitem__(self, name: str):
         return _copy(self._values[name])
@@ -79,7 +109,10 @@ class Settings:
         self[name] = [item, *items][:limit]
 
     def save(self) -> bool:
-        """Write atomically; returns False (and keeps running) when the folder is not writable."""
+        """Write atomically; returns False (and keeps running) when the folder is not writable,
+        or when the file on disk could not be read and could not be kept (it is left alone)."""
+        if self._keep_file:
+            return False
         tmp = self.path.with_name(self.path.name + ".tmp")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

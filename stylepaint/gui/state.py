@@ -191,6 +191,14 @@ class EditorState:
 
     @classmethod
     def from_favorite(cls, state: dict, arrays: dict) -> "EditorState":
+        """The state a favorite saved; a damaged one is an ``InputError`` (one sentence)."""
+        try:
+            return cls._from_favorite(state, arrays)
+        except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+            raise InputError(f"the saved state is damaged ({type(exc).__name__}: {str(exc)[:80]})") from None
+
+    @classmethod
+    def _from_favorite(cls, state: dict, arrays: dict) -> "EditorState":
         edits = tuple(EditStep.from_dict(d) for d in state.get("edits", []))
         draft = EditStep.from_dict(state["draft"]) if state.get("draft") else None
         active = state.get("active")

@@ -17,10 +17,17 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from stylepaint import limits
 from stylepaint.errors import InputError
+from stylepaint.safe_read import read_bytes
 
 #: Largest photo accepted, in pixels (a 40-megapixel photo is fine; 200 MP is 600 MB as RGB).
-MAX_PIXELS = 200_000_000
+MAX_PIXELS = limits.PHOTO_PIXELS
+# Pillow refuses images above twice its own MAX_IMAGE_PIXELS (89.5 MP by default, so 179 MP):
+# raise it to ours, so our documented limit is the one that applies (Pillow then refuses only
+# above 2 x 200 MP, before reading pixels; we refuse above 200 MP with the size in the message).
+if Image.MAX_IMAGE_PIXELS is not None and Image.MAX_IMAGE_PIXELS < MAX_PIXELS:
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
 #: Smallest side accepted: below this there is no face worth inverting.
 MIN_SIDE = 16
 
@@ -67,12 +74,7 @@ def load_photo(source, name: str | None = None) -> Photo:
         return _from_pil(_open(io.BytesIO(source), label), label)
     path = Path(source)
     label = name or path.name
-    if not path.exists():
-        raise InputError(f"{path}: no such file.")
-    if path.is_dir():
-        raise InputError(f"{path}: is a folder, not an image file.")
-    with open(path, "rb") as fh:
-        data = fh.read()
+    data = read_bytes(path, "photo")
     if not data:
         raise InputError(f"{label}: the file is empty.")
     return _from_pil(_open(io.BytesIO(data), label), label)
@@ -81,7 +83,8 @@ def load_photo(source, name: str | None = None) -> Photo:
 def _open(fh, label: str) -> Image.Image:
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            # Pillow warns above MAX_IMAGE_PIXELS; our own check below gives the reason.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fh)
             w, h = img.size
             if w * h > MAX_PIXELS:

@@ -20,12 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
-from stylepaint.errors import InputError, StylepaintError
+from stylepaint.errors import DataFileError, InputError, StylepaintError
 from stylepaint.inversion import faces as faces_mod
 from stylepaint.inversion.alignment import AlignedFace, Alignment, AlignSpec, align_face, spec_by_name, spec_for_model
 from stylepaint.inversion.imageio import Photo, load_photo
 from stylepaint.inversion.invert import Inversion, invert, run
 from stylepaint.inversion.pasteback import paste_back
+from stylepaint.safe_read import parse_json, read_arrays
 from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 
 #: Detection runs on a copy no larger than this (the full photo is kept for paste-back).
@@ -97,15 +98,24 @@ class PhotoInversion:
 
 def load_latent(path) -> dict:
     """Read a file written by ``PhotoInversion.save``: ``ws``, ``alignment`` (Alignment) and ``meta``."""
-    import json
-
+    arrays = read_arrays(path, path, "latent")
+    missing = [k for k in ("ws", "crop", "reconstruction", "meta") if k not in arrays]
+    if missing:
+        raise DataFileError(path, f"is not a stylepaint latent file (no {', '.join(missing)})")
+    ws = arrays["ws"]
+    if ws.dtype.kind != "f" or not np.isfinite(ws).all():
+        raise DataFileError(path, "holds a latent that is not finite floating-point numbers")
+    meta = parse_json(str(arrays["meta"]).encode("utf-8"), path) if arrays["meta"].dtype.kind == "U" else None
     try:
-        with np.load(path, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            return {"ws": data["ws"], "crop": data["crop"], "reconstruction": data["reconstruction"],
-                    "alignment": Alignment.from_dict(meta["alignment"]), "meta": meta}
-    except (OSError, KeyError, ValueError) as exc:
-        raise InputError(f"{path}: not a stylepaint latent file ({exc}).") from None
+        face = meta["face"]
+        for key in ("box", "left_eye", "right_eye"):
+            tuple(float(v) for v in face[key])
+        float(face["score"])
+        alignment = Alignment.from_dict(meta["alignment"])
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise DataFileError(path, f"is not a stylepaint latent file (its metadata lacks {exc!s:.60})") from None
+    return {"ws": ws, "crop": arrays["crop"], "reconstruction": arrays["reconstruction"],
+            "alignment": alignment, "meta": meta}
 
 
 def inversion_from_latent(photo, latent) -> PhotoInversion:
