@@ -8,7 +8,12 @@
 * ``{"stall_after": n, "stall_s": s}``: send n bytes, then go silent for s seconds;
 * ``{"stall_headers_s": s}``: say nothing at all for s seconds;
 * ``{"chunk_delay_s": d}``: pause d seconds between 16 KiB chunks (a slow link);
-* ``{"ignore_range": True}``: always answer 200 with the whole file.
+* ``{"ignore_range": True}``: always answer 200 with the whole file;
+* ``{"content_length": "-5"}``: send this Content-Length header instead of the true one;
+* ``{"endless": True}``: after the file, keep sending zeros (no Content-Length) until the
+  client hangs up;
+* ``{"trickle_s": d}``: send the body one byte every d seconds;
+* ``{"no_validators": True}``: send neither ETag nor Last-Modified.
 """
 
 from __future__ import annotations
@@ -57,10 +62,19 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
         else:
             self.send_response(200)
-        self.send_header("Content-Length", str(len(body) - start))
-        self.send_header("ETag", etag)
+        if fault.get("endless"):
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self._endless(body)
+            return
+        self.send_header("Content-Length", fault.get("content_length", str(len(body) - start)))
+        if not fault.get("no_validators"):
+            self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes")
         self.end_headers()
+        if fault.get("trickle_s"):
+            self._trickle(body[start:], fault["trickle_s"])
+            return
         payload = body[start:]
         limit = len(payload)
         with server.lock:
@@ -87,6 +101,25 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
                 self.close_connection = True
         except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+
+    def _endless(self, body: bytes):
+        self.close_connection = True
+        try:
+            self.wfile.write(body)
+            while True:
+                self.wfile.write(bytes(65536))
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass
+
+    def _trickle(self, payload: bytes, delay: float):
+        try:
+            for i in range(len(payload)):
+                self.wfile.write(payload[i:i + 1])
+                self.wfile.flush()
+                time.sleep(delay)
+        except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
 

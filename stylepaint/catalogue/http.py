@@ -20,18 +20,24 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from stylepaint import limits
 from stylepaint.errors import DownloadError
 
 USER_AGENT = "stylepaint-downloader/1"
 
 
 class Timeouts:
-    """Seconds allowed for each phase of a request."""
+    """Seconds allowed for each phase of a request, and the slowest transfer accepted: after
+    ``grace`` seconds the average rate must stay above ``min_rate`` bytes/s (a server that
+    trickles a byte now and then never trips ``read``, which only notices silence)."""
 
-    def __init__(self, resolve: float = 1.5, connect: float = 4.0, read: float = 30.0):
+    def __init__(self, resolve: float = 1.5, connect: float = 4.0, read: float = 30.0,
+                 min_rate: float = limits.DOWNLOAD_MIN_RATE, grace: float = limits.DOWNLOAD_GRACE_S):
         self.resolve = resolve
         self.connect = connect
         self.read = read
+        self.min_rate = min_rate
+        self.grace = grace
 
 
 def _resolve(host: str, port: int, timeout: float):

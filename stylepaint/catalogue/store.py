@@ -13,11 +13,12 @@ from urllib.parse import urlsplit
 
 import filelock
 
-from stylepaint import paths
+from stylepaint import limits, paths
 from stylepaint.catalogue import download as dl
 from stylepaint.catalogue.http import Timeouts
 from stylepaint.catalogue.registry import Catalogue, Entry, load_catalogue
 from stylepaint.errors import DownloadError, StylepaintError
+from stylepaint.safe_read import describe_head, model_format
 
 
 def models_dir() -> Path:
@@ -28,6 +29,27 @@ def models_dir() -> Path:
 
 def manual_hint(entry: Entry, path: Path) -> str:
     return f"to install it by hand, download {entry.url} and save it as {path}"
+
+
+def max_download(entry: Entry) -> int:
+    """The largest body accepted for ``entry``: its published size, else its approximate size
+    with a margin (`limits.DOWNLOAD_SIZE_FACTOR`), else the largest checkpoint read at all."""
+    if entry.size is not None:
+        return entry.size
+    if entry.approx_size_mb is not None:
+        return int(entry.approx_size_mb * 1e6 * limits.DOWNLOAD_SIZE_FACTOR)
+    return limits.FILE_BYTES["checkpoint"]
+
+
+def _not_a_model(head: bytes) -> str | None:
+    """Why a body cannot be model weights (an HTML error page, JSON), from its first bytes."""
+    return None if model_format(head) else describe_head(head)
+
+
+def _check_generator(path: Path) -> None:
+    from stylepaint.engine.checkpoints import check_checkpoint  # torch: only when a download finishes
+
+    check_checkpoint(path)
 
 
 class ModelStore:
@@ -82,7 +104,9 @@ class ModelStore:
         entry = self.catalogue.get(name)
         path = self.path(name)
         job = dl.download_file(entry.urls, path, sha256=entry.sha256, size=entry.size,
-                               estimate=entry.expected_bytes, timeouts=timeouts, **kwargs)
+                               estimate=entry.expected_bytes, timeouts=timeouts, max_bytes=max_download(entry),
+                               accept=_not_a_model, verify=_check_generator if entry.kind == "generator" else None,
+                               **kwargs)
         try:
             final = None
             for final in job:
@@ -101,7 +125,8 @@ class ModelStore:
         if directions is not None:  # optional extra: precomputed directions for this model
             try:
                 for progress in dl.download_file(entry.directions_url, directions, sha256=entry.directions_sha256,
-                                                 timeouts=timeouts, **kwargs):
+                                                 timeouts=timeouts, max_bytes=limits.FILE_BYTES["directions"],
+                                                 **kwargs):
                     if progress["stage"] != "done":
                         yield {**progress, "name": name, "message": f"directions: {progress['message']}"}
             except DownloadError as exc:
