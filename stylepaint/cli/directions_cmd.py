@@ -5,6 +5,7 @@ Ctrl-C stops the build and keeps every finished layer; running the command again
 
 from __future__ import annotations
 
+import sys
 import time
 
 
@@ -50,6 +51,8 @@ def run(args) -> int:
             if info.get("cached"):
                 break
             if bar is None:
+                if info.get("rebuild_reason"):
+                    print(f"rebuilding: {info['rebuild_reason']}", file=sys.stderr)
                 bar = tqdm(total=info["total"], unit="ch", desc="directions", dynamic_ncols=True)
                 if info.get("resumed"):
                     bar.write(f"resuming: {info['layers_done']}/{info['layers_total']} layers already done")
