@@ -8,7 +8,7 @@ from pathlib import Path
 import qtawesome as qta
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtWidgets import (
-    QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QVBoxLayout, QWidget,
+    QApplication, QDockWidget, QGroupBox, QLabel, QMainWindow, QMessageBox, QScrollArea, QStackedWidget, QVBoxLayout, QWidget,
 )
 
 from stylepaint.errors import StylepaintError
@@ -30,6 +30,7 @@ from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
 from stylepaint.gui.state import EditorState
+from stylepaint.gui.text_keys import TextFieldKeys
 from stylepaint.gui.worker import RenderWorker
 
 def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
@@ -134,6 +135,8 @@ class MainWindow(QMainWindow):
         self.jobs = Jobs(self, self.worker, self.job_bar)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
+        self._text_keys = TextFieldKeys(self)
+        QApplication.instance().installEventFilter(self._text_keys)
         self._connect()
         self.model_menu.set_recent(self.settings["recent_models"])
         self.actions.reload_favorites()
@@ -319,6 +322,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        QApplication.instance().removeEventFilter(self._text_keys)
         if self._own_worker:
             self.worker.stop()
         super().closeEvent(event)

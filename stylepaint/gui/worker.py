@@ -6,11 +6,12 @@ replaces any that has not started yet (no queue of stale frames) and a request e
 previous one is dropped. Every request gets a stamp that comes back with its result, so the
 receiver can throw away a result older than one it already showed.
 
-Long jobs (direction builds, photo inversion, exports) are generator functions run on the same
-thread one step at a time, between renders, so the picture stays live while they work. Each
-step's progress dict is sent with ``job_progress``; ``cancel_job`` closes the generator at its
-next step. Errors come back as values (a result's ``error`` text, ``job_failed``), never as a
-crash of the thread.
+Long jobs (direction builds, photo inversion, exports) are generator functions, each run one
+step at a time on a thread of its own, so renders and quick jobs (an export) never wait behind
+a long one (a direction build). Each step's progress dict is sent with ``job_progress``;
+``cancel_job`` closes the generator at its next step. Errors come back as values (a result's
+``error`` text, ``job_failed``), never as a crash of the thread. Jobs reach the engine through
+``renderer``, whose caches are locked, so they may run beside renders.
 
 ``sync=True`` runs everything at once in the caller's thread: tests use it where the thing
 under test is not the scheduling. This is the only GUI module that imports the engine.
@@ -48,6 +49,16 @@ class _Thread(QThread):
         self._owner._loop()
 
 
+class _JobThread(QThread):
+    def __init__(self, owner: "RenderWorker", job_id: int):
+        super().__init__()
+        self._owner, self._job_id = owner, job_id
+        self.setObjectName(f"stylepaint-job-{job_id}")
+
+    def run(self):
+        self._owner._job_loop(self._job_id)
+
+
 class RenderWorker(QObject):
     rendered = Signal(str, int, object)       # channel, stamp, result dict
     job_progress = Signal(int, object)        # job id, progress dict
@@ -70,6 +81,7 @@ class RenderWorker(QObject):
         self.frames = 0                                     # renders done (all channels)
         self.requests = 0                                   # requests accepted
         self._thread = None
+        self._job_threads: list[QThread] = []
         if not sync:
             self._thread = _Thread(self)
             self._thread.start()
@@ -121,7 +133,13 @@ class RenderWorker(QObject):
             return
         with self._cond:
             self._jobs[job_id] = job
-            self._cond.notify_all()
+            job["thread"] = _JobThread(self, job_id)
+            self._job_threads = [t for t in self._job_threads if t.isRunning()] + [job["thread"]]
+        job["thread"].start()
+
+    def running_jobs(self) -> list[int]:
+        with self._cond:
+            return list(self._jobs)
 
     def cancel_job(self, job_id: int) -> None:
         with self._cond:
@@ -142,6 +160,9 @@ class RenderWorker(QObject):
         if self._thread is not None:
             self._thread.wait(timeout_ms)
             self._thread = None
+        for thread in self._job_threads:
+            thread.wait(timeout_ms)
+        self._job_threads = []
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Block until nothing is pending or running (tests, benchmarks)."""
@@ -158,9 +179,10 @@ class RenderWorker(QObject):
 
     @property
     def render_fn(self):
-        if self._render is None:
-            self._render = self._render_factory()
-        return self._render
+        with self._cond:                       # the render thread and job threads may both ask first
+            if self._render is None:
+                self._render = self._render_factory()
+            return self._render
 
     @property
     def renderer(self):
@@ -170,28 +192,29 @@ class RenderWorker(QObject):
     def _loop(self) -> None:
         while True:
             with self._cond:
-                while not self._stopping and not self._pending and not self._jobs:
+                while not self._stopping and not self._pending:
                     self._cond.wait()
                 if self._stopping:
                     break
-                work = None
-                if self._pending:
-                    channel = "main" if "main" in self._pending else next(iter(self._pending))
-                    stamp, args = self._pending.pop(channel)
-                    work = ("render", channel, stamp, args)
-                else:
-                    work = ("job", next(iter(self._jobs)))
+                channel = "main" if "main" in self._pending else next(iter(self._pending))
+                stamp, args = self._pending.pop(channel)
                 self._running = True
             try:
-                if work[0] == "render":
-                    self._do_render(*work[1:])
-                else:
-                    self._step_job(work[1])
+                self._do_render(channel, stamp, args)
             finally:
                 with self._cond:
                     self._running = False
-        for job_id in list(self._jobs):
-            self._close_job(job_id, "cancelled")
+
+    def _job_loop(self, job_id: int) -> None:
+        """One job's thread: step it until it ends, fails or is cancelled (stop cancels it)."""
+        while True:
+            with self._cond:
+                job = self._jobs.get(job_id)
+                if job is None:
+                    return
+                if self._stopping:
+                    job["cancel"] = True
+            self._step_job(job_id)
 
     def _do_render(self, channel: str, stamp: int, args: dict) -> None:
         start = time.perf_counter()
@@ -307,10 +330,13 @@ def build_directions_job(model, clip, device: str = "auto", worker: RenderWorker
     clip_model = load_clip(spec, device=G.device)
     params = getattr(renderer, "direction_params", None)
     layers_done = -1
+    start = time.monotonic()
     try:
         for p in build(G, clip_model, params) if params is not None else build(G, clip_model):
             progress = {"done": p.get("done", 0), "total": p.get("total", 0),
                         "message": f"Building text directions ({p.get('layers_done', 0)}/{p.get('layers_total', '?')} layers)"}
+            if progress["done"] and progress["total"]:
+                progress["eta_s"] = (time.monotonic() - start) / progress["done"] * (progress["total"] - progress["done"])
             rel = p.get("relevance")
             if rel is not None and p.get("layers_done", 0) != layers_done:
                 layers_done = p.get("layers_done", 0)
