@@ -14,6 +14,8 @@ what was shown. No Qt, no torch.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import io
 import json
 import re
@@ -39,6 +41,18 @@ def quantize_mask(mask: np.ndarray) -> np.ndarray:
     return (np.round(m * 255.0).astype(np.uint8)).astype(np.float32) / np.float32(255.0)
 
 
+def mask_png(mask: np.ndarray) -> bytes:
+    """A quantized mask as an 8-bit greyscale PNG (exact: see ``quantize_mask``)."""
+    png = io.BytesIO()
+    Image.fromarray(np.round(quantize_mask(mask) * 255).astype(np.uint8), "L").save(png, "PNG")
+    return png.getvalue()
+
+
+def mask_from_png(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as im:
+        return np.asarray(im.convert("L"), np.uint8).astype(np.float32) / np.float32(255.0)
+
+
 def _is_png_mask(name: str, a: np.ndarray) -> bool:
     a = np.asarray(a)
     return (name.startswith("mask_") and a.ndim == 2 and a.dtype == np.float32 and a.size > 0
@@ -55,9 +69,7 @@ def document_bytes(state: dict, arrays: dict, preview: np.ndarray | None = None,
             a = np.asarray(value)
             if _is_png_mask(name, a):
                 member = f"masks/{name}.png"
-                png = io.BytesIO()
-                Image.fromarray(np.round(a * 255).astype(np.uint8), "L").save(png, "PNG")
-                zf.writestr(member, png.getvalue())
+                zf.writestr(member, mask_png(a))
             else:
                 member = f"arrays/{name}.npy"
                 npy = io.BytesIO()
@@ -106,8 +118,7 @@ def read_document(data: bytes, name: str = "document") -> tuple[dict, dict]:
             raw = _member(zf, member, name)
             try:
                 if member.endswith(".png"):
-                    with Image.open(io.BytesIO(raw)) as im:
-                        arrays[key] = np.asarray(im.convert("L"), np.uint8).astype(np.float32) / np.float32(255.0)
+                    arrays[key] = mask_from_png(raw)
                 else:
                     arrays[key] = np.load(io.BytesIO(raw), allow_pickle=False)
             except (OSError, ValueError) as exc:
@@ -115,12 +126,31 @@ def read_document(data: bytes, name: str = "document") -> tuple[dict, dict]:
     return state, arrays
 
 
+PNG_KEY = "document"                      # the exported PNG's ``stylepaint:document`` text chunk
+
+
+def document_text(state: dict, arrays: dict) -> str:
+    """The document (without preview) as base64 text, for an exported PNG's metadata."""
+    return base64.b64encode(document_bytes(state, arrays)).decode("ascii")
+
+
 def load_document(path) -> tuple[dict, dict]:
+    """Read a ``.stylepaint`` file, or the document inside a PNG that stylepaint exported."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if data.startswith(b"\x89PNG"):
+        from stylepaint.imagefiles import read_png_metadata
+
+        text = read_png_metadata(path).get(PNG_KEY)
+        if not text:
+            raise InputError(f"{path.name} holds no stylepaint document (not exported by this version of stylepaint)")
+        try:
+            data = base64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            raise InputError(f"{path.name}: its stylepaint document is damaged") from None
     return read_document(data, path.name)
 
 

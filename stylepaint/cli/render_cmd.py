@@ -10,6 +10,9 @@ def register(sub) -> None:
     p.add_argument("model", nargs="?", default=None, help="checkpoint file or catalogue name (default: the embedded default model)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the face (default 0)")
     p.add_argument("--latent", default=None, help="a saved latent (.npz with 'ws') instead of a seed")
+    p.add_argument("--document", default=None, metavar="FILE",
+                   help="re-create a picture: a .stylepaint document, or a PNG the editor exported (edits, "
+                        "masks, blend, morph, model and CLIP come from it)")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1.0)")
     p.add_argument("--noise", choices=["const", "none", "random"], default="const", help="noise mode (default const)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
@@ -17,13 +20,31 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+def _document_args(path, model, device, renderer) -> dict:
+    from stylepaint.document import load_document
+    from stylepaint.gui.state import EditorState          # plain data, no widgets
+
+    state = EditorState.from_favorite(*load_document(path))
+    if model is not None:
+        state = state.with_(model=model, photo=state.photo)
+    G = renderer.generator(state.model, device)
+    return state.render_args(size=G.img_resolution, device=device)
+
+
 def run(args) -> int:
     from stylepaint.engine.render import Renderer
     from stylepaint.imagefiles import load_latent, save_png
 
-    ws = load_latent(args.latent)[0] if args.latent else None
-    result = Renderer().render(model=args.model, device=args.device, seed=args.seed, ws=ws,
-                               truncation=args.truncation, noise_mode=args.noise)
+    renderer = Renderer()
+    if args.document:
+        render_args = _document_args(args.document, args.model, args.device, renderer)
+        args.seed, args.truncation = render_args["seed"], render_args["truncation"]
+        ws = render_args["ws"]
+        result = renderer.render(**render_args)
+    else:
+        ws = load_latent(args.latent)[0] if args.latent else None
+        result = renderer.render(model=args.model, device=args.device, seed=args.seed, ws=ws,
+                                 truncation=args.truncation, noise_mode=args.noise)
     if result["error"]:
         print(f"stylepaint: error: {result['error']}", file=sys.stderr)
         return 2

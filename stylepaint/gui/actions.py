@@ -8,8 +8,10 @@ do the work (tests call those directly).
 
 from __future__ import annotations
 
+import base64
 import functools
 import io
+import json
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from PIL import Image
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog
 
+from stylepaint.document import PNG_KEY, document_text, mask_from_png, mask_png
 from stylepaint.edits import Recipe
 from stylepaint.errors import InputError, StylepaintError
 from stylepaint.favorites import FavoritesStore
@@ -196,8 +199,16 @@ class Actions:
                               self._export_metadata(), scale, on_done=self._exported)
 
     def _export_metadata(self) -> dict:
-        meta = self.c.state.metadata()
+        """Readable keys, and the whole document (``stylepaint render --document x.png`` re-creates it)."""
+        s = self.c.state
+        meta = s.metadata()
         meta["model_id"] = self.c.model_meta.get("model_id") or ""
+        meta["clip"] = s.clip or "the model's default"
+        if s.blend is not None:
+            meta["blend"] = {k: s.blend.get(k) for k in ("label", "mode", "feather", "from_layer")}
+        if s.morph is not None:
+            meta["morph"] = {k: s.morph.get(k) for k in ("label", "t", "space")}
+        meta[PNG_KEY] = document_text(*self.w.documents.form())
         ws = ((self.c.full_result or {}).get("metadata") or {}).get("ws")
         if ws is not None and not meta["latent_sha1"]:
             meta["latent_sha1"] = _array_digest(np.asarray(ws)) or ""
@@ -284,13 +295,15 @@ class Actions:
 
     @reported
     def save_recipe_to(self, path) -> None:
-        steps = [s.with_(mask=None) for s in self.c.state.edits]
+        """The edit stack as a recipe; a region edit keeps its painted mask (as PNG, in "masks")."""
+        s = self.c.state
+        steps = list(s.edits)
         if not steps:
             raise InputError("the edit stack is empty: add an edit first")
-        try:
-            Recipe(steps=steps, model=self.c.model_meta.get("model_id")).save(path)
-        except OSError as exc:
-            raise export._oserror(path, exc) from exc
+        data = Recipe(steps=steps, model=self.c.model_meta.get("model_id")).to_dict()
+        data["masks"] = {k: base64.b64encode(mask_png(s.masks[k])).decode("ascii")
+                         for k in sorted({st.mask for st in steps if st.mask and st.mask in s.masks})}
+        export.write_file(path, json.dumps(data, indent=2).encode("utf-8"))
         self.w.show_message(f"Saved the recipe to {path}.", "info")
 
     def apply_recipe(self) -> None:
@@ -301,8 +314,9 @@ class Actions:
     @reported
     def apply_recipe_from(self, path) -> None:
         recipe = Recipe.load(path)
-        steps = tuple(s.with_(mask=None) for s in recipe.steps)
-        self.c.change(self.c.state.with_(edits=steps, active=None, draft=None))
+        masks = _recipe_masks(path)
+        steps = tuple(s if s.mask in masks else s.with_(mask=None) for s in recipe.steps)
+        self.c.change(self.c.state.with_(edits=steps, active=None, draft=None, masks={**self.c.state.masks, **masks}))
 
     # -- models and photos -------------------------------------------------------------------------
     def open_checkpoint(self) -> None:
@@ -360,3 +374,12 @@ class Actions:
             photo = None if alignment is None else {"path": path, "name": Path(path).name, "alignment": alignment}
             self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32), photo=photo))
             self.w.show_message(f"Opened the face from {Path(path).name}.", "info")
+
+
+def _recipe_masks(path) -> dict:
+    """The region masks a recipe carries (``"masks"``: key -> base64 PNG); none in older recipes."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return {str(k): mask_from_png(base64.b64decode(v, validate=True)) for k, v in (data.get("masks") or {}).items()}
+    except (OSError, ValueError, TypeError, AttributeError) as exc:
+        raise InputError(f"{Path(path).name}: its region masks cannot be read ({exc})") from None

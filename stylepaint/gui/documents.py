@@ -56,6 +56,10 @@ class Documents(QObject):
         model = self.w.status_model.text().split(" · ")[0]
         self.w.setWindowTitle(f"{'• ' if self.dirty else ''}{name}{f' — {model}' if model else ''} — stylepaint")
 
+    def form(self) -> tuple[dict, dict]:
+        """The current work as (state, arrays), with the shifts of the picture on the canvas pinned."""
+        return self._form()
+
     def _form(self) -> tuple[dict, dict]:
         meta = (self.c.full_result or {}).get("metadata") or {}
         state, arrays = self.c.state.to_favorite(model_id=self.c.model_meta.get("model_id"), shifts=meta.get("shifts"))
