@@ -99,3 +99,21 @@ def tiny_model_file(tiny_generator, tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("model") / "tiny.safetensors"
     save_generator(tiny_generator, path)
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def engine(fixture_dir, tmp_path_factory):
+    """The window tests' renderer (64 px fixture, tiny random CLIP directions) and CLIP spec."""
+    from gui_support import make_engine
+
+    return make_engine(fixture_dir / "sg2ada-64px.pkl", tmp_path_factory.mktemp("engine"))
+
+
+@pytest.fixture
+def window(qtbot, engine, fixture_dir, tmp_path):
+    """A main window on ``engine`` with a synchronous worker, settings and favorites in ``tmp_path``."""
+    from gui_support import open_window
+
+    w = open_window(qtbot, engine, fixture_dir / "sg2ada-64px.pkl", tmp_path)
+    yield w
+    w.worker.stop()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gui_support import image_of, make_engine, open_window, set_prompt
+from gui_support import image_of, open_window, set_prompt
 from PySide6.QtWidgets import QFileDialog
 
 from stylepaint.document import load_document
@@ -23,11 +23,6 @@ from stylepaint.gui import documents, unsaved_dialog
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("one_torch_thread")]
 TESTS = Path(__file__).resolve().parent
-
-
-@pytest.fixture(scope="module")
-def engine(fixture_dir, tmp_path_factory):
-    return make_engine(fixture_dir / "sg2ada-64px.pkl", tmp_path_factory.mktemp("engine"))
 
 
 @pytest.fixture

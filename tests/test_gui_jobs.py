@@ -8,16 +8,11 @@ import threading
 import time
 
 import pytest
-from gui_support import make_engine, open_window
+from gui_support import open_window
 
 from stylepaint.gui.job_bar import JobBar
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def engine(fixture_dir, tmp_path_factory):
-    return make_engine(fixture_dir / "sg2ada-64px.pkl", tmp_path_factory.mktemp("engine"))
 
 
 def slow_job(release: threading.Event, steps: int = 3):

@@ -8,25 +8,13 @@ import json
 
 import numpy as np
 import pytest
-from gui_support import image_of, make_engine, open_window, set_prompt
+from gui_support import image_of, set_prompt
 
 from stylepaint import imagefiles
 from stylepaint.cli import main
 from stylepaint.inversion.imageio import load_photo
 
 pytestmark = [pytest.mark.gui, pytest.mark.usefixtures("one_torch_thread")]
-
-
-@pytest.fixture(scope="module")
-def engine(fixture_dir, tmp_path_factory):
-    return make_engine(fixture_dir / "sg2ada-64px.pkl", tmp_path_factory.mktemp("engine"))
-
-
-@pytest.fixture
-def window(qtbot, engine, fixture_dir, tmp_path):
-    w = open_window(qtbot, engine, fixture_dir / "sg2ada-64px.pkl", tmp_path)
-    yield w
-    w.worker.stop()
 
 
 def region_edit(w, prompt="curly hair", alpha=6):
