@@ -224,6 +224,9 @@ class Controller(QObject):
         step = self.w.prompt_panel.current_step()
         if step is None:
             return
+        if self.result is None:
+            self.w.show_message("Open a model first: an edit needs a face to change.", "warning")
+            return
         s = self.state.with_current_edit(step)
         if s.active is not None:             # a kept layer is selected: add a copy of it
             s = s.with_(active=None, draft=step.with_(name=""))

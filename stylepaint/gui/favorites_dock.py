@@ -33,7 +33,7 @@ class FavoritesDock(QDockWidget):
         self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.list.setToolTip("Click to restore; right-click for more. Ctrl+D adds the current picture.")
         self.list.itemActivated.connect(lambda item: self.restore_requested.emit(item.data(_ID)))
-        self.list.itemClicked.connect(lambda item: self.restore_requested.emit(item.data(_ID)))
+        # a single click only selects: restoring replaces the work on the canvas (double-click or Enter)
         self.list.customContextMenuRequested.connect(self._menu)
         self.setWidget(self.list)
 
