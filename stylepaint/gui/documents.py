@@ -34,6 +34,7 @@ class Documents(QObject):
         super().__init__(window)
         self.w, self.c, self.settings = window, controller, settings
         self.path: Path | None = None
+        self.autosave_file = autosave_path()       # fixed at start: the user data folder of this session
         self._clean = controller.state.key()
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -72,7 +73,7 @@ class Documents(QObject):
         self.path = path
         self._clean = self.c.state.key()
         self.timer.stop()
-        _remove(autosave_path())
+        _remove(self.autosave_file)
         if path is not None:
             self.settings.remember("recent_documents", str(path))
             self.settings["last_document"] = str(path)
@@ -110,7 +111,7 @@ class Documents(QObject):
         try:
             state, arrays = self._form()
             state["document_path"] = str(self.path) if self.path else None
-            save_document(autosave_path(), state, arrays)
+            save_document(self.autosave_file, state, arrays)
         except StylepaintError as exc:
             self.w.statusBar().showMessage(f"Autosave failed: {exc}", 5000)
 
@@ -151,7 +152,7 @@ class Documents(QObject):
 
     def restore_on_start(self, reopen_last: bool) -> None:
         """After a crash: the autosave; else, on a plain start, the last document."""
-        saved = autosave_path()
+        saved = self.autosave_file
         if saved.is_file():
             try:
                 state, arrays = load_document(saved)
@@ -176,12 +177,13 @@ class Documents(QObject):
             return True
         if not self.w.isVisible():                  # nobody to ask: keep it for the next start
             self.autosave()
+            self.timer.stop()
             return True
         answer = unsaved_dialog.ask(self.w, self.path.name if self.path else "Untitled")
         if answer == "save":
-            return self.save()
+            return self.save()                      # saving stops the timer
         if answer == "discard":
-            _remove(autosave_path())
+            _remove(self.autosave_file)
             self._clean = self.c.state.key()
             return True
         return False

@@ -322,6 +322,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.save_settings()
+        self.documents.timer.stop()                # no autosave from a closed window
         QApplication.instance().removeEventFilter(self._text_keys)
         if self._own_worker:
             self.worker.stop()
