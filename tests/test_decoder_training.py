@@ -88,3 +88,22 @@ def test_face_weight_map_is_heaviest_on_the_face():
     m = face_weight_map(64, 4.0)[0, 0]
     assert m.mean().item() == pytest.approx(1.0, abs=1e-5)
     assert m[32, 32] > 3 * m[2, 2]
+
+
+def test_train_gan_cli_trains_the_decoder_route_and_resumes(tmp_path, capsys, one_torch_thread):
+    from stylepaint.cli import main
+
+    out = tmp_path / "run"
+    common = ["--out", str(out), "--kimg", "0.032", "--workers", "1", "--threads", "1"]
+    assert main(["train-gan", *common, "--preset", "code-tiny", "--bank", "64", "--bank-kimg", "0.064",
+                 "--batch", "16", "--spread", "tilt=0"]) == 0
+    state = ckpt.read_state(out)
+    assert state["method"] == "decoder" and state["cur_nimg"] == 32
+    assert state["config"]["training"]["spread"] == {"tilt": 0.0}
+    assert main(["train-gan", *common[:2], "--resume", "--kimg", "0.064", "--workers", "1"]) == 0
+    state = ckpt.read_state(out)
+    assert state["cur_nimg"] == 64 and state["chunks"] == 1 and len(state["commands"]) == 2
+    assert "G_ema.safetensors" in capsys.readouterr().out
+    assert main(["train-gan", "--out", str(tmp_path / "r2"), "--spread", "tilt"]) == 2
+    assert main(["train-gan", "--out", str(tmp_path / "r3"), "--method", "adversarial"]) == 2
+    assert "needs --data" in capsys.readouterr().err

@@ -13,9 +13,10 @@ def register(sub) -> None:
                        description="Train the project's StyleGAN2 on pre-rendered or freshly rendered portraits. "
                                    "Writes RUN_DIR/checkpoint.json + shards (<= 16 MB each), G_ema.safetensors, "
                                    "samples.png and log.jsonl; --resume continues from them.")
-    p.add_argument("--method", choices=METHODS, default="decoder",
-                   help="decoder (default; the CPU route): a constructed mapping computes the renderer's parameter "
-                        "code and synthesis learns to paint it; adversarial: StyleGAN2's GAN training (GPU)")
+    p.add_argument("--method", choices=METHODS, default=None,
+                   help="decoder (the CPU route; the default without --data): a constructed mapping computes the "
+                        "renderer's parameter code and synthesis learns to paint it; adversarial (the default "
+                        "with --data): StyleGAN2's GAN training, for a GPU")
     p.add_argument("--data", default=None,
                    help="adversarial only: training images, a .npy (uint8 [N,R,R,3]), a folder from 'stylepaint "
                         "dataset render', or render:N to render N portraits with all cores (new seeds per chunk)")
@@ -63,6 +64,8 @@ def run(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
+    if args.method is None:
+        args.method = "adversarial" if args.data is not None else "decoder"
     if args.method == "decoder":
         return run_decoder(args)
     if args.data is None:

@@ -181,11 +181,13 @@ class _Run:
         self.cur_nimg, self.step, self.chunks = 0, 0, 0
         self.cpu_seconds = self.wall_seconds = 0.0
         self.commands: list[str] = []
-        self.weights = {r: face_weight_map(r, t["face_weight"]).to(device) for r in (t["low_res"], G.img_resolution)}
+        self.weights = {r: face_weight_map(r, t["face_weight"]).to(device)
+                        for r in (min(int(t["low_res"]), G.img_resolution), G.img_resolution)}
 
     def resolution(self) -> int:
         t = self.config["training"]
-        return int(t["low_res"]) if self.cur_nimg < t["low_res_kimg"] * 1000 else self.G.img_resolution
+        low = min(int(t["low_res"]), self.G.img_resolution)
+        return low if self.cur_nimg < t["low_res_kimg"] * 1000 else self.G.img_resolution
 
     def bank_index(self) -> int:
         return int(self.cur_nimg // int(self.config["training"]["bank_kimg"] * 1000))
