@@ -133,3 +133,22 @@ class BlendPanel(QWidget):
         self.enabled.blockSignals(True)
         self.enabled.setChecked(False)
         self.enabled.blockSignals(False)
+
+    def show_on(self, blend: dict) -> None:
+        """Show a blend the state holds (after undo, or a failed model's fallback); emits nothing."""
+        widgets = (self.enabled, self.face_b, self.mode, self.feather, self.from_layer)
+        for w in widgets:
+            w.blockSignals(True)
+        self.enabled.setChecked(True)
+        i = self.face_b.findText(str(blend.get("label") or ""))
+        if i >= 0:
+            self.face_b.setCurrentIndex(i)
+        i = self.mode.findData(blend.get("mode", "left-right"))
+        if i >= 0:
+            self.mode.setCurrentIndex(i)
+        self.feather.setValue(round(float(blend.get("feather", 0.05)) * 100))
+        layer = blend.get("from_layer")
+        self.from_layer.setValue(self._layers.index(layer) if layer in self._layers else 0)
+        for w in widgets:
+            w.blockSignals(False)
+        self._update_label()

@@ -40,6 +40,8 @@ class Controller(QObject):
         self._model_fallback: EditorState | None = None
         self._quiet_errors = 0
         self._render_message = None
+        self._model_message = None             # "could not open that model": cleared once another opens
+        self._not_built_message = None         # "directions not built": cleared once edits render
         self.discarded = 0
         worker.rendered.connect(self._on_rendered)
 
@@ -89,6 +91,8 @@ class Controller(QObject):
         w.canvas.set_mask(s.masks.get("blend") if self._painting_blend() else s.masks.get(step.mask) if step and step.mask else None)
         if s.blend is None:
             w.blend_panel.switch_off()
+        else:
+            w.blend_panel.show_on(s.blend)       # undo, or a fallback after a failed model, brings it back
         if s.morph is None:
             w.morph_panel.switch_off()
         w.action_undo.setEnabled(self.history.can_undo())
@@ -152,11 +156,15 @@ class Controller(QObject):
             return
         self._model_fallback = None
         self._quiet_errors = 0
-        if self._render_message and self.w.message_bar.label.text() == self._render_message:
-            self.w.message_bar.clear()           # the problem that message described is gone
-        self._render_message = None
         meta = result.get("metadata") or {}
         first = not self.model_meta or self.model_meta.get("model_id") != meta.get("model_id")
+        gone = [self._render_message]            # the problem that message described is gone
+        if first:
+            gone.append(self._model_message)     # another model opened
+        args = result.get("args") or {}
+        if args.get("edits") or _has_edits_b(args):
+            gone.append(self._not_built_message) # text edits rendered: this model has its directions
+        self._clear_messages(gone)
         self.model_meta = {k: meta.get(k) for k in ("model", "model_id", "device", "resolution", "num_ws")}
         self.model_meta["w_dim"] = None if meta.get("ws") is None else int(meta["ws"].shape[-1])
         self.result = result
@@ -171,14 +179,36 @@ class Controller(QObject):
             self.w.model_loaded(self.state.model, meta)
         self.image_shown.emit(result)
 
+    def _clear_messages(self, texts) -> None:
+        shown = self.w.message_bar.label.text()
+        if shown and shown in [t for t in texts if t]:
+            self.w.message_bar.clear()
+        for name in ("_render_message", "_model_message", "_not_built_message"):
+            if getattr(self, name) in texts:
+                setattr(self, name, None)
+
     def _render_error(self, result: dict) -> None:
         message = str(result["error"])
         self.render_failed.emit(message)
+        if NOT_BUILT in message:
+            # the model opened; only its text directions are missing: show the face without the
+            # text edits (never fall back as if the model were broken) and offer the build
+            self._model_fallback = None
+            self._quiet_errors = 0
+            if self.w.directions_job is None:
+                text = ("Text edits need this model's directions, which are not built yet "
+                        "(a few minutes on a CPU; edits work on the finished layers meanwhile).")
+                self.w.show_message(text, "warning", ("Build now", self.w.build_directions))
+                self._not_built_message = text
+            if result.get("args", {}).get("edits") or _has_edits_b(result.get("args", {})):
+                self._render_plain(result["args"])
+            return
         if self._model_fallback is not None:           # a newly chosen model failed: go back
             fallback, self._model_fallback = self._model_fallback, None
             self.history.push(fallback)
             self.refresh()
-            self.w.show_message(f"Could not open that model. {message}")
+            self._model_message = f"Could not open that model. {message}"
+            self.w.show_message(self._model_message)
             self._quiet_errors = 1               # keep that message over the fallback's own problems
             self.render()
             return
@@ -188,14 +218,19 @@ class Controller(QObject):
         if self.result is None:
             self.w.no_model(message, self.state.model is None)
             return
-        if NOT_BUILT in message:
-            if self.w.directions_job is None:
-                self.w.show_message("Text edits need this model's directions, which are not built yet "
-                                    "(a few minutes on a CPU; edits work on the finished layers meanwhile).",
-                                    "warning", ("Build now", self.w.build_directions))
-            return
         self.w.show_message(message)
         self._render_message = message
+
+    def _render_plain(self, args: dict) -> None:
+        """Render ``args`` without its text edits (the face of a model whose directions are missing)."""
+        plain = dict(args, edits=[], masks={}, pinned={})
+        plain.pop("args", None)
+        for key in ("blend", "morph"):
+            if plain.get(key):
+                plain[key] = dict(plain[key], edits_b=[], pinned_b={}, **({"masks_b": {}} if key == "morph" else {}))
+        stamp = self.worker.request(plain, "main", force=True)
+        if stamp is not None:
+            self._requested["main"] = max(self._requested["main"], stamp)
 
     def _show_channel_count(self) -> None:
         step = self.state.current_edit
@@ -287,3 +322,7 @@ class Controller(QObject):
         while f"region{n}" in self.state.masks:
             n += 1
         return f"region{n}"
+
+
+def _has_edits_b(args: dict) -> bool:
+    return any((args.get(key) or {}).get("edits_b") for key in ("blend", "morph"))
