@@ -7,14 +7,25 @@ into a change of StyleSpace.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import math
 import numbers
-from dataclasses import asdict, dataclass, field, replace
+import struct
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+import numpy as np
 
 from stylepaint.errors import DataFileError, InputError
 from stylepaint.safe_read import read_json
+
+#: How a step turns its prompt into a change of StyleSpace (StyleCLIP's three ways):
+#: ``directions`` global directions (instant, any prompt); ``optimize`` the latent optimizer's
+#: result, stored in the step as ``delta`` (replays without re-optimising); ``mapper`` a per-prompt
+#: latent mapper trained once (``stylepaint mapper train``), image-specific at use.
+METHODS = ("directions", "optimize", "mapper")
 
 #: Which StyleSpace layers an edit may move. Ranges are fractions of the synthesis depth
 #: (coarse = low resolutions: pose/shape; fine = high resolutions: colour/texture).
@@ -25,7 +36,7 @@ RECIPE_VERSION = 1
 
 @dataclass(frozen=True)
 class EditStep:
-    """One text-driven global-direction edit."""
+    """One text-driven edit: a global direction, a stored optimizer result or a latent mapper."""
 
     prompt: str                    # target text, e.g. "curly hair"
     neutral: str | None = None     # neutral text, e.g. "hair"; None = the model's default
@@ -35,6 +46,8 @@ class EditStep:
     enabled: bool = True
     name: str = ""                 # label shown in the edit stack ("" = the prompt)
     mask: str | None = None        # key of a painted region mask; None = whole image
+    method: str = "directions"     # one of METHODS
+    delta: tuple | None = None     # optimize: the StyleSpace shift at α = 1, flattened (saved as base64 float32)
 
     def __post_init__(self):
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -52,21 +65,42 @@ class EditStep:
             raise InputError(f"unknown layer group {self.layers!r:.40}; expected one of {', '.join(LAYER_GROUPS)}")
         if self.beta < 0:
             raise InputError(f"beta must be >= 0, got {self.beta}")
+        if self.method not in METHODS:
+            raise InputError(f"unknown edit method {self.method!r:.40}; expected one of {', '.join(METHODS)}")
+        if (self.method == "optimize") != (self.delta is not None):
+            raise InputError("an optimized edit needs its stored shift ('delta'), and only an optimized edit has one")
+        if self.delta is not None:
+            delta = _finite_floats(self.delta)
+            object.__setattr__(self, "delta", delta)
+            object.__setattr__(self, "_delta_hash", hashlib.sha256(struct.pack(f"<{len(delta)}d", *delta)).hexdigest()[:16])
 
     @property
     def label(self) -> str:
         return self.name or self.prompt
 
+    @property
+    def method_label(self) -> str:
+        """How the edit was made, as the editor shows it: directions, optimized or mapper."""
+        return METHOD_LABELS[self.method]
+
     def direction_key(self) -> str:
         """What decides the edit's per-channel shift (not α, name, mask or on/off): the key under
         which a resolved shift is pinned in favorites and documents."""
-        return json.dumps([self.prompt, self.neutral, float(self.beta), self.layers])
+        key = [self.prompt, self.neutral, float(self.beta), self.layers]
+        if self.method == "optimize":
+            key += [self.method, self._delta_hash]
+        elif self.method != "directions":
+            key.append(self.method)
+        return json.dumps(key)
 
     def with_(self, **changes) -> "EditStep":
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = {f: getattr(self, f) for f in self.__dataclass_fields__}
+        if data["delta"] is not None:
+            data["delta"] = delta_text(data["delta"])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "EditStep":
@@ -77,6 +111,41 @@ class EditStep:
         if unknown:
             raise InputError(f"unknown edit fields: {', '.join(sorted(map(str, unknown)))[:200]}")
         return cls(**data)
+
+
+METHOD_LABELS = {"directions": "directions", "optimize": "optimized", "mapper": "mapper"}
+
+
+def _finite_floats(values) -> tuple:
+    """A delta as a tuple of float32-exact floats, from numbers or the saved form (base64 of
+    little-endian float32: 4/3 bytes a channel in JSON instead of ~20)."""
+    if isinstance(values, str):
+        try:
+            raw = base64.b64decode(values.encode("ascii"), validate=True)
+        except (ValueError, UnicodeError):
+            raise InputError("an optimized edit's delta is not valid base64 text") from None
+        if len(raw) % 4:
+            raise InputError("an optimized edit's delta is not a whole number of float32 values")
+        arr = np.frombuffer(raw, dtype="<f4")
+    else:
+        if isinstance(values, (bytes, dict)) or not hasattr(values, "__len__"):
+            raise InputError(f"an optimized edit's delta must be a list of numbers, got {type(values).__name__}")
+        arr = np.asarray(values, dtype=object if isinstance(values, (list, tuple)) else None)
+        if arr.dtype == object and not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in values):
+            raise InputError("an optimized edit's delta must hold numbers only")
+        if arr.dtype != object and arr.dtype.kind not in "fiu":
+            raise InputError(f"an optimized edit's delta must hold numbers, got {arr.dtype}")
+    if arr.ndim != 1 or arr.size == 0:
+        raise InputError(f"an optimized edit's delta must be a non-empty list of numbers, got shape {arr.shape}")
+    arr = arr.astype(np.float32)
+    if not np.isfinite(arr).all():
+        raise InputError("an optimized edit's delta must hold finite numbers (it has NaN or infinity)")
+    return tuple(arr.astype(np.float64).tolist())
+
+
+def delta_text(delta) -> str:
+    """The saved form of a delta: base64 of little-endian float32."""
+    return base64.b64encode(np.asarray(delta, dtype="<f4").tobytes()).decode("ascii")
 
 
 @dataclass
