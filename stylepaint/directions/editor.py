@@ -122,13 +122,16 @@ def shift_styles(styles: dict, shift: torch.Tensor, alpha: float, layers=None) -
 
 
 def apply_steps(editor: Editor | None, styles: dict, steps, pinned: dict | None = None,
-                resolved: dict | None = None) -> tuple["OrderedDict[str, torch.Tensor]", list[int]]:
+                resolved: dict | None = None, mapper_shift=None) -> tuple["OrderedDict[str, torch.Tensor]", list[int]]:
     """Apply the enabled ``EditStep``s (or their dicts) in order; masks are the caller's business.
 
     ``pinned`` maps ``EditStep.direction_key()`` to a shift resolved earlier (a favorite or a
     document made while the directions were partial renders as it was saved); ``resolved``, when
-    given, receives the shift each step used. ``editor`` may be None when every step is pinned.
-    Returns the edited styles and the number of channels each applied step moved.
+    given, receives the shift each step used. ``editor`` may be None when every directions step
+    is pinned. An optimized step carries its own shift; a mapper step's comes from
+    ``mapper_shift(step, required)`` (``styleclip.apply.mapper_shifter``: None when no mapper
+    is trained and a pinned shift may stand in). Returns the edited styles and the number of
+    channels each applied step moved.
     """
     moved = []
     for step in steps:
@@ -138,6 +141,13 @@ def apply_steps(editor: Editor | None, styles: dict, steps, pinned: dict | None 
             continue
         key = step.direction_key()
         shift = (pinned or {}).get(key)
+        if step.method == "optimize":
+            shift = torch.as_tensor(np.asarray(step.delta, np.float32))
+        elif step.method == "mapper":
+            fresh = mapper_shift(step, shift is None) if mapper_shift is not None else None
+            if fresh is None and shift is None:
+                raise InputError(f"the mapper edit '{step.label}' needs its trained mapper")
+            shift = fresh if fresh is not None else shift
         if shift is not None:
             shift = torch.as_tensor(np.asarray(shift, np.float32))
             count = int((shift != 0).sum())

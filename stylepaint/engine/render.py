@@ -155,20 +155,26 @@ class Renderer:
         return torch.from_numpy(arr).to(G.device)
 
     def _edited(self, G: Generator, styles: dict, steps: list, clip, pinned=None,
-                resolved=None) -> tuple[dict, list[int]]:
+                resolved=None, ws=None) -> tuple[dict, list[int]]:
+        """``ws``: the face's W+, which a mapper step (issue 17) maps to its own shift."""
         steps = [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in steps]
         if not steps:
             return styles, []
         from stylepaint.directions import apply_steps
 
         pinned = pinned or {}
-        every_pinned = all(s.direction_key() in pinned for s in steps if s.enabled)
+        every_pinned = all(s.direction_key() in pinned for s in steps if s.enabled and s.method == "directions")
         editor = None if every_pinned else self.editor(G, clip)
-        return apply_steps(editor, styles, steps, pinned, resolved)
+        mapper_shift = None
+        if ws is not None and any(s.enabled and s.method == "mapper" for s in steps):
+            from stylepaint.styleclip.apply import mapper_shifter
+
+            mapper_shift = mapper_shifter(G, clip, ws)
+        return apply_steps(editor, styles, steps, pinned, resolved, mapper_shift)
 
     def _picture_styles(self, G: Generator, ws_t: torch.Tensor, steps: list, clip, pinned=None) -> dict:
         """The styles of another picture (blend or morph face B) with its global edits."""
-        return self._edited(G, G.styles(ws_t), [s for s in _steps(steps) if not s.mask], clip, pinned)[0]
+        return self._edited(G, G.styles(ws_t), [s for s in _steps(steps) if not s.mask], clip, pinned, ws=ws_t)[0]
 
     # ------------------------------------------------------------------ entry point
     def render(self, model=None, device="cpu", seed=0, ws=None, truncation=1.0, noise_mode="const",
@@ -218,7 +224,7 @@ class Renderer:
         region_steps = [s for s in steps if s.mask]
         shifts = {}
         base = G.styles(ws_t)
-        styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts)
+        styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts, ws=ws_t)
         if morph:
             k = float(morph["t"])
             ws_b = self._ws(G, 0, morph["ws_b"], 1.0)
@@ -235,7 +241,7 @@ class Renderer:
         for step in region_steps:
             if step.mask not in masks:
                 raise InputError(f"the edit '{step.label}' refers to a region mask '{step.mask}' that was not given")
-            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip, pinned, shifts)
+            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip, pinned, shifts, ws=ws_t)
             moved += n
             layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
         from_layer = default_from_layer(G)
