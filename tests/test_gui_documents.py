@@ -63,7 +63,8 @@ def test_quit_with_unsaved_work_asks_and_a_restart_brings_the_work_back(qtbot, e
     assert asked == ["Untitled"] and w.isVisible()                 # Cancel: the window stays
     target = tmp_path / "portrait.stylepaint"
     monkeypatch.setattr(unsaved_dialog, "ask", lambda parent, name: asked.append(name) or "save")
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(target), ""))
+    monkeypatch.setattr(QFileDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(QFileDialog, "selectedFiles", lambda self: [str(target)])
     w.action_quit.trigger()
     assert len(asked) == 2 and not w.isVisible() and target.is_file()
     assert not documents.autosave_path().exists()                  # saved: nothing left to restore

@@ -72,7 +72,8 @@ def test_export_edited_photo_full_size(window, fixture_dir, tmp_path, monkeypatc
 
     # unedited, through the menu action (the save dialog answered by the test)
     plain_path = tmp_path / "plain.png"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(plain_path), ""))
+    monkeypatch.setattr(QFileDialog, "exec", lambda self: 1)
+    monkeypatch.setattr(QFileDialog, "selectedFiles", lambda self: [str(plain_path)])
     w.action_export_photo.trigger()
     assert plain_path.is_file(), w.message_bar.text()
     plain = load_photo(plain_path).pixels

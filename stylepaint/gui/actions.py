@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFileDialog
 
 from stylepaint.document import PNG_KEY, document_text, mask_from_png, mask_png
 from stylepaint.edits import Recipe
 from stylepaint.errors import InputError, StylepaintError
 from stylepaint.favorites import FavoritesStore
 from stylepaint import imagefiles as export
+from stylepaint.gui import file_dialogs as dialogs
 from stylepaint.gui.blend_panel import SNAPSHOT
 from stylepaint.gui.canvas import to_qimage
 from stylepaint.gui.jobs import export_photo_job
@@ -104,7 +104,7 @@ class Actions:
         self.reload_favorites()
 
     def export_favorite(self, fav_id: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export favorite", f"{fav_id}.zip", "Favorite bundles (*.zip)")
+        path = dialogs.save_path(self.w, "Export favorite", f"{fav_id}.zip", "Favorite bundles (*.zip)")
         if path:
             self.export_favorite_to(fav_id, path)
 
@@ -114,7 +114,7 @@ class Actions:
         self.w.show_message(f"Exported the favorite to {path}.", "info")
 
     def import_favorite(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Import favorite", "", "Favorite bundles (*.zip)")
+        path = dialogs.open_path(self.w, "Import favorite", "", "Favorite bundles (*.zip)")
         if path:
             self.import_favorite_from(path)
 
@@ -186,7 +186,7 @@ class Actions:
             self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
             return
         start = self.c.settings["export_dir"] or str(Path.home())
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export PNG", str(Path(start) / "stylepaint.png"), "PNG images (*.png)")
+        path = dialogs.save_path(self.w, "Export PNG", str(Path(start) / "stylepaint.png"), "PNG images (*.png)")
         if path:
             self.export_png_to(path, self.c.settings["export_scale"])
 
@@ -220,9 +220,8 @@ class Actions:
             self.w.show_message(NOT_FROM_PHOTO, "warning")
             return
         start = self.c.settings["export_dir"] or str(Path(photo["path"]).parent)
-        path, _ = QFileDialog.getSaveFileName(self.w, "Export edited photo (full size)",
-                                              str(Path(start) / f"{Path(photo['path']).stem}-edited.png"),
-                                              "PNG images (*.png)")
+        path = dialogs.save_path(self.w, "Export edited photo (full size)",
+                                 str(Path(start) / f"{Path(photo['path']).stem}-edited.png"), "PNG images (*.png)")
         if path:
             self.export_photo_to(path)
 
@@ -260,7 +259,7 @@ class Actions:
 
     # -- latents -----------------------------------------------------------------------------------
     def save_latent(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.w, "Save latent", "face.npz", "Latents (*.npz)")
+        path = dialogs.save_path(self.w, "Save latent", "face.npz", "Latents (*.npz)")
         if path:
             self.save_latent_to(path)
 
@@ -272,7 +271,7 @@ class Actions:
         self.w.show_message(f"Saved the latent to {path}.", "info")
 
     def open_latent(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open latent", "", "Latents (*.npz);;All files (*)")
+        path = dialogs.open_path(self.w, "Open latent", "", "Latents (*.npz);;All files (*)")
         if path:
             self.open_latent_from(path)
 
@@ -289,7 +288,7 @@ class Actions:
 
     # -- recipes -----------------------------------------------------------------------------------
     def save_recipe(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self.w, "Save recipe", "recipe.json", "Recipes (*.json)")
+        path = dialogs.save_path(self.w, "Save recipe", "recipe.json", "Recipes (*.json)")
         if path:
             self.save_recipe_to(path)
 
@@ -307,7 +306,7 @@ class Actions:
         self.w.show_message(f"Saved the recipe to {path}.", "info")
 
     def apply_recipe(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Apply recipe", "", "Recipes (*.json);;All files (*)")
+        path = dialogs.open_path(self.w, "Apply recipe", "", "Recipes (*.json);;All files (*)")
         if path:
             self.apply_recipe_from(path)
 
@@ -320,7 +319,7 @@ class Actions:
 
     # -- models and photos -------------------------------------------------------------------------
     def open_checkpoint(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open checkpoint", "", CHECKPOINT_FILTER)
+        path = dialogs.open_path(self.w, "Open checkpoint", "", CHECKPOINT_FILTER)
         if path:
             self.open_checkpoint_from(path)
 
@@ -343,7 +342,7 @@ class Actions:
             self.open_photo_from(path)
 
     def open_photo(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open photo", "", IMAGE_FILTER)
+        path = dialogs.open_path(self.w, "Open photo", "", IMAGE_FILTER)
         if path:
             self.open_photo_from(path)
 

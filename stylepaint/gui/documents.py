@@ -13,11 +13,11 @@ import os
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QFileDialog
 
 from stylepaint import paths
 from stylepaint.document import SUFFIX, load_document, save_document
 from stylepaint.errors import InputError, StylepaintError
+from stylepaint.gui import file_dialogs as dialogs
 from stylepaint.gui import unsaved_dialog
 from stylepaint.gui.state import EditorState
 
@@ -87,7 +87,7 @@ class Documents(QObject):
 
     def save_as(self) -> bool:
         start = self.path or Path(self.settings["export_dir"] or Path.home()) / f"untitled{SUFFIX}"
-        path, _ = QFileDialog.getSaveFileName(self.w, "Save document", str(start), FILTER)
+        path = dialogs.save_path(self.w, "Save document", str(start), FILTER)
         return bool(path) and self.save_to(path)
 
     def save_to(self, path) -> bool:
@@ -119,7 +119,7 @@ class Documents(QObject):
     def open(self) -> None:
         if not self.may_discard():
             return
-        path, _ = QFileDialog.getOpenFileName(self.w, "Open document", "", FILTER)
+        path = dialogs.open_path(self.w, "Open document", "", FILTER)
         if path:
             self.open_from(path)
 
