@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "stylepaint.cli.invert_cmd",
     "stylepaint.cli.directions_cmd",
     "stylepaint.cli.edit_cmd",
+    "stylepaint.cli.mapper_cmd",
 ]
 
 

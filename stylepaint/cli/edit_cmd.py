@@ -9,6 +9,11 @@ so several edits stack in order::
 ``--grid`` writes an α×β contact sheet of the last edit instead (rows β, columns α). Missing
 directions are built first (with a progress bar) and cached; rendering goes through the one
 render entry point.
+
+``--method`` picks how an edit is made (StyleCLIP's three ways): ``directions`` (default,
+global directions), ``optimize`` (the latent optimizer runs for this face first, ``--steps``;
+the PNG's recipe keeps its result) or ``mapper`` (a mapper trained with ``stylepaint mapper
+train``).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import argparse
 
 from stylepaint.errors import InputError
 
-EDIT_FIELDS = {"neutral": str, "alpha": float, "beta": float, "layers": str}
+EDIT_FIELDS = {"neutral": str, "alpha": float, "beta": float, "layers": str, "method": str}
 
 
 class _EditOption(argparse.Action):
@@ -54,6 +59,9 @@ def register(sub) -> None:
                    help="disentanglement threshold 0..0.3 (default 0.1)")
     p.add_argument("--layers", action=_EditOption, dest="layers", metavar="GROUP",
                    help="all, coarse, middle or fine (default all)")
+    p.add_argument("--method", action=_EditOption, dest="method", metavar="HOW",
+                   help="directions (default), optimize or mapper")
+    p.add_argument("--steps", type=int, default=40, metavar="N", help="optimizer steps of --method optimize (default 40)")
     p.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     p.add_argument("--grid", action="store_true", help="write an alpha x beta contact sheet of the last edit")
     p.add_argument("--grid-alphas", type=_floats, default=None, metavar="A,A,..",
@@ -73,6 +81,7 @@ def register(sub) -> None:
 
 
 def steps_from_args(edits) -> list:
+    """EditSteps in order; an edit to optimize is ``("optimize", its settings as a step)``."""
     from stylepaint.edits import EditStep
 
     if not edits:
@@ -81,8 +90,34 @@ def steps_from_args(edits) -> list:
     for e in edits:
         if "alpha" not in e:
             raise InputError(f"the edit {e['prompt']!r} needs an --alpha after its --prompt")
-        steps.append(EditStep(**e))
+        if e.get("method") == "optimize":       # its shift comes from the optimizer (``optimized``)
+            steps.append(("optimize", EditStep(**{**e, "method": "directions"})))
+        else:
+            steps.append(EditStep(**e))
     return steps
+
+
+def optimized(G, clip, step, args):
+    """Run the latent optimizer for this face; the edit keeps its α and stores the result."""
+    from tqdm import tqdm
+
+    from stylepaint.engine import stylespace
+    from stylepaint.errors import StylepaintError
+    from stylepaint.styleclip import OptimizeParams, optimize
+
+    ws = stylespace.seed_to_ws(G, args.seed, args.truncation)
+    job = optimize(G, clip, ws, step.prompt, step.neutral, step.layers,
+                   OptimizeParams(steps=args.steps, preview_every=0), name=step.name)
+    info = None
+    with tqdm(total=args.steps, unit="step", desc=f"optimizing '{step.prompt}'", dynamic_ncols=True) as bar:
+        try:
+            for info in job:
+                bar.n = info["done"]
+                bar.refresh()
+        except KeyboardInterrupt:
+            job.close()
+            raise StylepaintError("stopped while optimizing; nothing was written") from None
+    return info["edit"].with_(alpha=step.alpha, enabled=step.enabled, mask=step.mask)
 
 
 def grid_values(step, alphas, betas) -> tuple[list[float], list[float]]:
@@ -120,11 +155,14 @@ def run(args) -> int:
     from stylepaint.imagefiles import save_png
 
     steps = steps_from_args(args.edits)
+    if args.photo and any(isinstance(s, tuple) for s in steps):
+        raise InputError("--method optimize works on a seed for now; for a photo use directions or a mapper")
     renderer = Renderer()
     G = renderer.generator(args.model, args.device)
     spec = args.clip or default_clip_for(G)
     clip = load_clip(spec, device=G.device, download=args.download)
-    if cached(G, clip) is None:
+    steps = [optimized(G, clip, s[1], args) if isinstance(s, tuple) else s for s in steps]
+    if any(s.method == "directions" for s in steps) and cached(G, clip) is None:
         job = build(G, clip)
         with tqdm(unit="ch", desc="directions (first use of this model and CLIP)", dynamic_ncols=True) as bar:
             try:

@@ -153,7 +153,7 @@ def _train(G, clip, objective: Objective, params: MapperParams):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         elapsed = time.perf_counter() - t0
         stop = i + 1 == params.steps or (limit is not None and elapsed >= limit)
         yield {"done": i + 1, "total": params.steps, "loss": losses[-1], "parts": parts, "elapsed_s": elapsed,

@@ -86,7 +86,7 @@ def _job(G, objective: Objective, ws: torch.Tensor, params: OptimizeParams, name
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         done = i + 1
         every = params.preview_every
         preview = None

@@ -1,0 +1,58 @@
+"""`stylepaint mapper train MODEL --prompt "curly hair" [--minutes 5]`: a StyleCLIP latent mapper.
+
+Trains one mapper for one prompt on random faces of MODEL and saves it in the user cache, keyed
+by the model, the CLIP and the prompt; ``stylepaint edit --method mapper`` and the editor then
+use it instantly. Ctrl+C stops the training and saves nothing.
+"""
+
+from __future__ import annotations
+
+
+def register(sub) -> None:
+    p = sub.add_parser("mapper", help="train StyleCLIP latent mappers (one per prompt)")
+    msub = p.add_subparsers(dest="mapper_command", metavar="ACTION", required=True)
+    t = msub.add_parser("train", help="train a mapper for one prompt and save it in the cache")
+    t.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    t.add_argument("--prompt", required=True, metavar="TEXT", help="what the edit should show")
+    t.add_argument("--neutral", default=None, metavar="TEXT", help="neutral text: a directional loss (default none)")
+    t.add_argument("--layers", default="all", help="all, coarse, middle or fine (default all)")
+    t.add_argument("--minutes", type=float, default=None, metavar="N", help="stop after N minutes (default: --steps)")
+    t.add_argument("--steps", type=int, default=None, metavar="N", help="training steps (default 2000)")
+    t.add_argument("--batch", type=int, default=None, metavar="N", help="random faces per step (default 2)")
+    t.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    t.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
+    t.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+    t.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
+    t.set_defaults(func=run_train)
+
+
+def run_train(args) -> int:
+    from tqdm import tqdm
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.errors import StylepaintError
+    from stylepaint.styleclip import save_mapper, train_mapper
+    from stylepaint.styleclip.mapper import MapperParams
+
+    G = Renderer().generator(args.model, args.device)
+    clip = load_clip(args.clip or default_clip_for(G), device=G.device, download=args.download)
+    given = {k: v for k, v in (("steps", args.steps), ("batch", args.batch)) if v is not None}
+    params = MapperParams(minutes=args.minutes, seed=args.seed, **given)
+    job = train_mapper(G, clip, args.prompt, args.neutral, args.layers, params)
+    info = None
+    with tqdm(total=params.steps, unit="step", desc=f"mapper '{args.prompt}'", dynamic_ncols=True) as bar:
+        try:
+            for info in job:
+                bar.n = info["done"]
+                if "loss" in info:
+                    bar.set_postfix(loss=f"{info['loss']:.4f}")
+                bar.refresh()
+        except KeyboardInterrupt:
+            job.close()
+            raise StylepaintError("stopped while training the mapper; nothing was saved") from None
+    path = save_mapper(info["mapper"], G, clip)
+    losses = info["losses"]
+    print(f"wrote {path} ({len(losses)} steps in {info['elapsed_s']:.1f} s; loss {losses[0]:.4f} -> {losses[-1]:.4f})")
+    return 0
