@@ -65,6 +65,18 @@ def _loader(name: str):
     }[name]
 
 
+def _peak_mb() -> int:
+    """This process's peak resident memory. Linux keeps ``ru_maxrss`` across exec (so it would
+    report the parent's peak); ``VmHWM`` starts afresh with the new program."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+
+
 class _Timeout(Exception):
     pass
 
@@ -111,7 +123,7 @@ def main() -> int:
         if any(w in result.get("message", "") for w in _MEMORY_WORDS) or result.get("type") == "MemoryError":
             result["outcome"] = "memory"
         result["seconds"] = round(time.perf_counter() - started, 3)
-        result["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+        result["maxrss_mb"] = _peak_mb()
         print("RESULT " + json.dumps(result), flush=True)
         if "mutate" in case:
             Path(path).unlink(missing_ok=True)
