@@ -3,31 +3,11 @@ on a tiny saved generator and a tiny CLIP saved to a file (its id is the same in
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pytest
-import torch
 from PIL import Image
 
 from stylepaint.cli import main
-from stylepaint.clip import build as build_clip
-from stylepaint.clip import preflight
-from stylepaint.engine.checkpoints import save_generator
-from stylepaint.engine.networks import Generator
-from conftest import TINY_CLIP_CONFIG
-
-
-@pytest.fixture(scope="module")
-def files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("models")
-    torch.manual_seed(2)
-    G = Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=32)
-    save_generator(G, folder / "tiny.safetensors")
-    (folder / "clip.json").write_text(json.dumps(TINY_CLIP_CONFIG))
-    clip = build_clip(preflight(f"{folder / 'clip.json'}:random"))
-    torch.save(clip.model.state_dict(), folder / "clip.pt")
-    return {"model": str(folder / "tiny.safetensors"), "clip": f"{folder / 'clip.json'}:{folder / 'clip.pt'}"}
+from test_directions_cli import files  # noqa: F401  (the tiny saved generator and CLIP files)
 
 
 def edit(files, out, *extra):
