@@ -97,3 +97,43 @@ def test_dialog_module_does_not_import_torch():
             "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_a_long_status_wraps_and_the_dialog_stays_on_the_screen(setup, qtbot):
+    """Issue 14, item 11: a message with a long URL and path grew the dialog past the screen."""
+    dialog, store, server = setup
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    screen = dialog.screen().availableGeometry().width()
+    long_word = server.url("/" + "very-long-name-" * 40 + ".pkl")
+    dialog._on_progress({"message": f"could not reach {long_word}; save the file as {store.path('tiny')}" * 3})
+    qtbot.wait(50)
+    assert dialog.minimumSizeHint().width() < min(screen, 900)
+    assert dialog.width() <= screen and dialog.status.wordWrap()
+
+
+def test_a_failed_download_leaves_no_lock_file(setup, qtbot):
+    dialog, store, server = setup
+    server.httpd.shutdown()
+    server.httpd.server_close()
+    dialog.accept_licence.setChecked(True)
+    dialog.download_button.click()
+    qtbot.waitUntil(lambda: dialog._thread is None, timeout=5000)
+    folder = store.path("tiny").parent
+    assert folder.is_dir() and sorted(p.name for p in folder.glob("*.lock")) == []
+
+
+def test_a_stale_lock_file_is_swept_but_a_held_one_is_kept(setup, tmp_path):
+    from stylepaint.catalogue.lockfile import CacheLock
+
+    dialog, store, server = setup
+    folder = store.path("tiny").parent
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = folder / "old.pkl.lock"
+    stale.write_bytes(b"")
+    held = CacheLock(folder / "busy.pkl.lock")
+    held.acquire(timeout=0)
+    store.rows()
+    assert not stale.exists() and (folder / "busy.pkl.lock").exists()
+    held.release()
+    assert not (folder / "busy.pkl.lock").exists()

@@ -38,9 +38,9 @@ import time
 from contextlib import closing
 from pathlib import Path
 
-import filelock
-
 from stylepaint.catalogue.http import Timeouts, describe_network_error, open_url
+from stylepaint.catalogue.lockfile import CacheLock
+from stylepaint.catalogue.lockfile import Timeout as LockTimeout
 from stylepaint.errors import DownloadError, StylepaintError
 
 CHUNK = 1 << 16
@@ -184,14 +184,14 @@ def download_file(urls, dest, *, sha256: str | None = None, size: int | None = N
     sha256 = sha256.lower() if sha256 else None
     timeouts = timeouts or Timeouts()
     check = _Checks(size if size is not None else max_bytes, accept, verify)
-    lock = filelock.FileLock(str(lock_path(dest)), thread_local=False)
+    lock = CacheLock(lock_path(dest))          # removed again on release
 
     waited = False
     while True:
         try:
             lock.acquire(timeout=lock_poll)
             break
-        except filelock.Timeout:
+        except LockTimeout:
             waited = True
             yield {"stage": "waiting", "done": 0, "total": None, "url": urls[0], "path": str(dest),
                    "message": f"waiting for another download of {dest.name} to finish"}

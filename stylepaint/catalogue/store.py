@@ -11,11 +11,11 @@ import os
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import filelock
-
 from stylepaint import limits, paths
 from stylepaint.catalogue import download as dl
 from stylepaint.catalogue.http import Timeouts
+from stylepaint.catalogue.lockfile import CacheLock, sweep
+from stylepaint.catalogue.lockfile import Timeout as LockTimeout
 from stylepaint.catalogue.registry import Catalogue, Entry, load_catalogue
 from stylepaint.errors import DownloadError, StylepaintError
 from stylepaint.safe_read import describe_head, model_format
@@ -138,10 +138,10 @@ class ModelStore:
     def remove(self, name: str) -> list[Path]:
         """Delete the entry's file, its record and any partial download; returns what was removed."""
         path = self.path(name)
-        lock = filelock.FileLock(str(dl.lock_path(path)), thread_local=False)
+        lock = CacheLock(dl.lock_path(path))
         try:
             lock.acquire(timeout=0)
-        except filelock.Timeout:
+        except LockTimeout:
             raise StylepaintError(f"{path.name} is being downloaded right now; cancel that first") from None
         try:
             removed = []
@@ -156,7 +156,7 @@ class ModelStore:
                     removed.append(p)
             return removed
         finally:
-            lock.release()  # the lock file stays: deleting it could let two lockers in at once
+            lock.release()  # and its lock file goes (lockfile.py says why that is safe)
 
     def clip_spec(self, name: str) -> str:
         """For an installed CLIP entry, the spec to pass as ``--clip`` (its weights are then found
@@ -169,6 +169,8 @@ class ModelStore:
 
     def rows(self) -> list[dict]:
         """Plain dicts for lists and dialogs (no objects from this package leak out)."""
+        for folder in {self.path(entry.name).parent for entry in self.catalogue}:
+            sweep(folder)                        # lock files an older version or a killed process left
         rows = []
         for entry in self.catalogue:
             status = self.status(entry.name)

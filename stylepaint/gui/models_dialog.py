@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import Qt, QThread, Signal
 from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QDialog, QDialogButtonBox, QHBoxLayout,
-                               QLabel, QMessageBox, QProgressBar, QPushButton, QTableWidget,
+                               QLabel, QMessageBox, QProgressBar, QPushButton, QSizePolicy, QTableWidget,
                                QTableWidgetItem, QVBoxLayout)
 
 COLUMNS = ("Name", "Content", "Size", "Status", "Licence")
@@ -75,12 +75,18 @@ class ModelsDialog(QDialog):
         self.table.itemSelectionChanged.connect(self._update)
         self.details = QLabel()
         self.details.setWordWrap(True)
+        self.details.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.details.setMinimumWidth(1)
         self.details.setOpenExternalLinks(True)
         self.accept_licence = QCheckBox("I accept the licence (non-commercial use only)")
         self.accept_licence.toggled.connect(self._update)
         self.progress = QProgressBar()
         self.progress.setTextVisible(False)
         self.status = QLabel()
+        self.status.setWordWrap(True)                  # a long URL or path wraps instead of widening the dialog
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.status.setMinimumWidth(1)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.download_button = QPushButton("Download")
         self.cancel_button = QPushButton("Cancel download")
         self.remove_button = QPushButton("Remove")
