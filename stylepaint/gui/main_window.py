@@ -83,9 +83,9 @@ class MainWindow(QMainWindow):
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(4, 4, 4, 0)
-        layout.addWidget(self.message_bar)
         layout.addWidget(self.stack, 1)
         self.setCentralWidget(central)
+        self.message_bar.overlay_on(central)     # over the canvas: a message never moves it
 
         controls = QWidget()
         column = QVBoxLayout(controls)

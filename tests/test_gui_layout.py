@@ -1,0 +1,31 @@
+"""Issue 14, items 12 (message bars must not move the canvas under the mouse) and 13 (at
+1024×700 the left panel needs no horizontal scroll bar and the canvas keeps most of the window)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.gui
+
+
+def _canvas_rect(w):
+    top_left = w.canvas.mapTo(w, w.canvas.rect().topLeft())
+    return (top_left.x(), top_left.y(), w.canvas.width(), w.canvas.height())
+
+
+def test_a_message_does_not_move_the_canvas(window, qtbot):
+    w = window
+    w.resize(1100, 760)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(50)
+    before = _canvas_rect(w)
+    w.show_message("A long problem that wraps over more than one line. " * 6, "error")
+    qtbot.wait(50)
+    assert w.message_bar.isVisible() and w.message_bar.height() > 0
+    assert _canvas_rect(w) == before
+    bar = w.message_bar.mapTo(w, w.message_bar.rect().topLeft())
+    assert before[1] - 10 <= bar.y() <= before[1] + before[3] // 3      # it floats over the canvas top
+    w.message_bar.clear()
+    qtbot.wait(50)
+    assert _canvas_rect(w) == before
