@@ -29,3 +29,15 @@ def test_a_message_does_not_move_the_canvas(window, qtbot):
     w.message_bar.clear()
     qtbot.wait(50)
     assert _canvas_rect(w) == before
+
+
+def test_at_1024_by_700_the_controls_fit_and_the_canvas_keeps_room(window, qtbot):
+    w = window
+    w.resize(1024, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(100)
+    scroll = w.docks["controls"].widget()
+    assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()   # nothing cut, no scrolling
+    assert scroll.horizontalScrollBar().maximum() == 0
+    assert w.canvas.width() >= 0.42 * w.width() and w.canvas.height() >= 400

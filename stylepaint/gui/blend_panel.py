@@ -31,7 +31,8 @@ class BlendPanel(QWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self._layers = block_layers(256)
-        self.enabled = QCheckBox("Blend the current face (A) with face B")
+        self.enabled = QCheckBox("Blend with face B")
+        self.enabled.setToolTip("Blend the current face (A) with face B")
         self.face_b = QComboBox()
         self.face_b.setToolTip("Face B: a favorite, or a snapshot of the current face")
         self.snapshot = QToolButton()
@@ -47,6 +48,7 @@ class BlendPanel(QWidget):
         self.from_layer = QSlider(Qt.Orientation.Horizontal)
         self.from_layer.setToolTip("Which layers blend: left = from the coarsest (shape and all), right = finest (colour)")
         self.layer_label = QLabel()
+        self.layer_label.setWordWrap(True)
         b_row = QHBoxLayout()
         b_row.addWidget(self.face_b, 1)
         b_row.addWidget(self.snapshot)

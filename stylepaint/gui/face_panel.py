@@ -9,7 +9,7 @@ import qtawesome as qta
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
-    QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QMenu, QPushButton, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget,
+    QDoubleSpinBox, QFormLayout, QHBoxLayout, QLabel, QMenu, QSizePolicy, QSlider, QSpinBox, QToolButton, QWidget,
 )
 
 MAX_SEED = 2**31 - 1
@@ -61,12 +61,17 @@ class FacePanel(QWidget):
         self.model_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         self.model_button.setMenu(model_menu)
         self.model_button.setText("No model")
-        self.model_button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
+        self.model_button.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.model_button.setMinimumWidth(90)           # a long model name is cut, never widens the panel
         self.seed = QSpinBox()
         self.seed.setRange(0, MAX_SEED)
         self.seed.setKeyboardTracking(False)
+        self.seed.setMinimumWidth(80)
         self.seed.setToolTip("The face's seed: the same seed gives the same face")
-        self.random = QPushButton(qta.icon("mdi6.dice-5-outline"), "Random")
+        self.random = QToolButton()
+        self.random.setIcon(qta.icon("mdi6.dice-5-outline"))
+        self.random.setText("Random")
+        self.random.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.random.setToolTip("A new random face (R)")
         self.random.setShortcut(QKeySequence("R"))
         self.open_latent = QToolButton()
@@ -97,6 +102,7 @@ class FacePanel(QWidget):
         trunc_row.addWidget(self.truncation, 1)
         trunc_row.addWidget(self.trunc_spin)
         form = QFormLayout(self)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)   # narrow: labels above
         form.addRow("Model", self.model_button)
         form.addRow("Seed", seed_row)
         form.addRow("", self.source)

@@ -95,7 +95,8 @@ class MainWindow(QMainWindow):
         scroll = QScrollArea()
         scroll.setWidget(controls)
         scroll.setWidgetResizable(True)
-        scroll.setMinimumWidth(340)
+        scroll.setMinimumWidth(250)              # the panels wrap and shrink: the canvas keeps the room (item 13)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.docks = {
             "controls": _dock("Face and prompt", "controlsDock", scroll, self),
             "stack": _dock("Edit stack", "stackDock", self.edit_stack, self),
@@ -110,6 +111,7 @@ class MainWindow(QMainWindow):
         self.docks["blend"].raise_()
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.favorites_dock)
         self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["controls"], self.docks["stack"]], [300, 250], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["stack"], self.docks["blend"]], [300, 260], Qt.Orientation.Vertical)
 
         self.status_render = QLabel()
