@@ -8,17 +8,21 @@ import pytest
 pytestmark = pytest.mark.gui
 
 
+def _shown(w, qtbot, width, height):
+    w.resize(width, height)
+    w.show()
+    qtbot.waitExposed(w)
+    qtbot.wait(100)
+    return w
+
+
 def _canvas_rect(w):
     top_left = w.canvas.mapTo(w, w.canvas.rect().topLeft())
     return (top_left.x(), top_left.y(), w.canvas.width(), w.canvas.height())
 
 
 def test_a_message_does_not_move_the_canvas(window, qtbot):
-    w = window
-    w.resize(1100, 760)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.wait(50)
+    w = _shown(window, qtbot, 1100, 760)
     before = _canvas_rect(w)
     w.show_message("A long problem that wraps over more than one line. " * 6, "error")
     qtbot.wait(50)
@@ -32,11 +36,7 @@ def test_a_message_does_not_move_the_canvas(window, qtbot):
 
 
 def test_at_1024_by_700_the_controls_fit_and_the_canvas_keeps_room(window, qtbot):
-    w = window
-    w.resize(1024, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    qtbot.wait(100)
+    w = _shown(window, qtbot, 1024, 700)
     scroll = w.docks["controls"].widget()
     assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()   # nothing cut, no scrolling
     assert scroll.horizontalScrollBar().maximum() == 0
