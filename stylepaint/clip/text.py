@@ -11,6 +11,7 @@ from stylepaint.clip import registry
 from stylepaint.errors import InputError
 
 CACHE_SIZE = 1024
+NEAR_NEUTRAL = 0.97     # cosine above which a prompt says next to nothing beyond the neutral text
 
 
 def clean_prompt(prompt) -> str:
@@ -54,6 +55,12 @@ class TextEncoder:
         if norm < 1e-8:
             raise InputError(f"the target {target!r} and the neutral text {neutral!r} mean the same to CLIP")
         return delta / norm
+
+    def similarity(self, target: str, neutral: str | None = None) -> float:
+        """Cosine between the target's and the neutral text's embeddings: near 1, the target
+        (gibberish, or a rewording of the neutral text) gives this CLIP almost no direction."""
+        neutral = registry.default_neutral() if neutral is None else neutral
+        return float(self.embed(target) @ self.embed(neutral))
 
     def cache_info(self) -> dict:
         return {"size": len(self._cache), "prompts": list(self._cache)}

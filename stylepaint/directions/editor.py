@@ -77,6 +77,14 @@ class Editor:
         """Unit CLIP text direction from ``neutral`` (default: the templates file's) to ``target``."""
         return self.text.direction(target, self.default_neutral if neutral is None else neutral)
 
+    def prompt_check(self, target: str, neutral: str | None = None) -> dict:
+        """How far the prompt is from the neutral text for this CLIP: {similarity, near_neutral, neutral_text}."""
+        from stylepaint.clip.text import NEAR_NEUTRAL
+
+        neutral = self.default_neutral if neutral is None else neutral
+        sim = self.text.similarity(target, neutral)
+        return {"similarity": sim, "near_neutral": sim > NEAR_NEUTRAL, "neutral_text": neutral}
+
     def channel_relevance(self, direction: torch.Tensor) -> torch.Tensor:
         """r = R · Δt, one value per flattened StyleSpace channel."""
         return self.relevance.R.to(torch.float32) @ direction.to(torch.float32).cpu()

@@ -155,8 +155,9 @@ class Renderer:
         return torch.from_numpy(arr).to(G.device)
 
     def _edited(self, G: Generator, styles: dict, steps: list, clip, pinned=None,
-                resolved=None, ws=None) -> tuple[dict, list[int]]:
-        """``ws``: the face's W+, which a mapper step (issue 17) maps to its own shift."""
+                resolved=None, ws=None, checks=None) -> tuple[dict, list[int]]:
+        """``ws``: the face's W+, which a mapper step (issue 17) maps to its own shift; ``checks``,
+        when given, receives each text prompt's distance from its neutral text (``prompt_check``)."""
         steps = [s if isinstance(s, EditStep) else EditStep.from_dict(s) for s in steps]
         if not steps:
             return styles, []
@@ -170,7 +171,13 @@ class Renderer:
             from stylepaint.styleclip.apply import mapper_shifter
 
             mapper_shift = mapper_shifter(G, clip, ws)
-        return apply_steps(editor, styles, steps, pinned, resolved, mapper_shift)
+        out = apply_steps(editor, styles, steps, pinned, resolved, mapper_shift)
+        if checks is not None and editor is not None:
+            for s in steps:
+                if s.enabled and s.method == "directions" and (s.prompt, s.neutral) not in checks:
+                    checks[(s.prompt, s.neutral)] = {"prompt": s.prompt, "neutral": s.neutral,
+                                                     **editor.prompt_check(s.prompt, s.neutral)}
+        return out
 
     def _picture_styles(self, G: Generator, ws_t: torch.Tensor, steps: list, clip, pinned=None) -> dict:
         """The styles of another picture (blend or morph face B) with its global edits."""
@@ -222,9 +229,9 @@ class Renderer:
         steps = [s for s in _steps(edits) if s.enabled]
         global_steps = [s for s in steps if not s.mask]
         region_steps = [s for s in steps if s.mask]
-        shifts = {}
+        shifts, checks = {}, {}
         base = G.styles(ws_t)
-        styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts, ws=ws_t)
+        styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts, ws=ws_t, checks=checks)
         if morph:
             k = float(morph["t"])
             ws_b = self._ws(G, 0, morph["ws_b"], 1.0)
@@ -241,7 +248,7 @@ class Renderer:
         for step in region_steps:
             if step.mask not in masks:
                 raise InputError(f"the edit '{step.label}' refers to a region mask '{step.mask}' that was not given")
-            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip, pinned, shifts, ws=ws_t)
+            edited, n = self._edited(G, styles, [step.with_(mask=None)], clip, pinned, shifts, ws=ws_t, checks=checks)
             moved += n
             layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
         from_layer = default_from_layer(G)
@@ -262,7 +269,7 @@ class Renderer:
             image = G.synthesis_from_styles(styles, noise_mode, max_resolution=max_res)
         timings["synthesis_ms"] = (time.perf_counter() - t) * 1e3
         extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None, "shifts": shifts,
-                 "preview": image.shape[-1] < G.img_resolution}
+                 "preview": image.shape[-1] < G.img_resolution, "prompt_checks": list(checks.values())}
         if want_heatmap:
             plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
             extra["heatmap"] = (image - plain).abs().mean(dim=1)[0].cpu().numpy()

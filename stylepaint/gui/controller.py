@@ -240,6 +240,21 @@ class Controller(QObject):
         if step is not None and n is None and self.result is not None:
             n = self._moved_for(step)
         self.w.prompt_panel.set_channel_count(n)
+        self.w.prompt_panel.set_feedback(self._prompt_feedback(step))
+
+    def _prompt_feedback(self, step: EditStep | None) -> str:
+        """A gentle word when the prompt gives this CLIP next to no direction (the renderer's
+        ``prompt_checks``); the channel count beside it already says when nothing moves."""
+        if step is None or step.method != "directions" or self.result is None:
+            return ""
+        checks = ((self.result or {}).get("metadata") or {}).get("prompt_checks") or []
+        for check in checks:
+            if (check["prompt"], check["neutral"]) == (step.prompt, step.neutral) and check["near_neutral"]:
+                neutral = check.get("neutral_text") or step.neutral or "the neutral text"
+                return (f"To this CLIP “{step.prompt}” means almost the same as “{neutral}” "
+                        f"(similarity {check['similarity']:.2f}): the edit will mostly move noise. "
+                        "Try plainer words, e.g. “curly hair”.")
+        return ""
 
     def _moved_for(self, step: EditStep) -> int | None:
         """Channels moved by a step the last render did not apply (disabled, or α = 0)."""

@@ -116,6 +116,11 @@ class PromptPanel(QWidget):
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #d9822b;")
         self.problem.hide()
+        self.feedback = QLabel()             # a gentle word on the prompt itself (near neutral, moves nothing)
+        self.feedback.setObjectName("promptFeedback")
+        self.feedback.setWordWrap(True)
+        self.feedback.setStyleSheet("color: palette(placeholder-text); font-style: italic;")
+        self.feedback.hide()
 
         target_row = QHBoxLayout()
         target_row.addWidget(self.target, 1)
@@ -134,6 +139,7 @@ class PromptPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.problem)
+        layout.addWidget(self.feedback)
         layout.addLayout(buttons)
 
         self._debounce = QTimer(self)
@@ -234,6 +240,10 @@ class PromptPanel(QWidget):
     def _suggested(self, word: str) -> None:
         self.target.setEditText(word)
         self._emit(True)
+
+    def set_feedback(self, text: str) -> None:
+        self.feedback.setText(text)
+        self.feedback.setVisible(bool(text))
 
     def show_problem(self, text: str) -> None:
         self.problem.setText(text)
