@@ -1,6 +1,8 @@
 """The canvas: shows the rendered image with fit/zoom/pan, before/after and a split view,
-paints region masks with a soft brush and eraser, overlays the "what changed" heat map, and
-offers "Add to favorites" on right-click."""
+paints region masks with a brush and eraser (size, hardness, opacity) shown as a quick-mask
+overlay in a colour that stands out from the picture, overlays the "what changed" heat map, and
+offers "Add to favorites" on right-click. Overlays belong to the edited picture: in the split
+view they stay off its "before" half."""
 
 from __future__ import annotations
 
@@ -35,10 +37,10 @@ def heat_rgba(heat: np.ndarray) -> np.ndarray:
     return (_HEAT_STOPS[i] * (1 - f) + _HEAT_STOPS[i + 1] * f).astype(np.uint8)
 
 
-def mask_rgba(mask: np.ndarray) -> np.ndarray:
+def mask_rgba(mask: np.ndarray, colour=(40, 200, 255)) -> np.ndarray:
     m = np.clip(np.asarray(mask, np.float32), 0, 1)
     rgba = np.zeros(m.shape + (4,), np.uint8)
-    rgba[..., 0], rgba[..., 1], rgba[..., 2] = 40, 200, 255
+    rgba[..., 0], rgba[..., 1], rgba[..., 2] = colour
     rgba[..., 3] = (m * 110).astype(np.uint8)
     return rgba
 
@@ -47,6 +49,7 @@ class Canvas(QWidget):
     add_favorite_requested = Signal()
     mask_painted = Signal(object)          # the whole mask (float32 [H, W]) after a stroke
     split_changed = Signal(float)
+    brush_changed = Signal(float, float, float)   # radius, hardness, opacity after [ or ]
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -63,6 +66,11 @@ class Canvas(QWidget):
         self.logical_size = 0                 # full resolution; previews are drawn at this size
         self.tool = "view"
         self.brush_radius = 0.06              # fraction of the image width
+        self.brush_hardness = 0.5             # 0 = soft edge .. 1 = hard edge
+        self.brush_opacity = 1.0              # how far one stroke moves the mask
+        self.overlay_colour = maskgen.OVERLAY_COLOURS[0]
+        self._stroke_base: np.ndarray | None = None   # the mask before the stroke being painted
+        self._stroke: np.ndarray | None = None        # that stroke's coverage
         self.compare = "off"                  # off | before | split
         self.split = 0.5
         self.show_heatmap = False
@@ -85,6 +93,10 @@ class Canvas(QWidget):
         self._qimage = None if image is None else to_qimage(self.image)
         if image is not None:
             self.logical_size = int(logical_size or max(self.image.shape[:2]))
+            colour = maskgen.contrast_colour(self.image)
+            if colour != self.overlay_colour:
+                self.overlay_colour = colour
+                self._mask_img = None if self.mask is None else to_qimage(mask_rgba(self.mask, colour))
         if self._fit:
             self._apply_fit()
         self.update()
@@ -103,8 +115,28 @@ class Canvas(QWidget):
         if mask is not None and self.mask is not None and mask.shape == self.mask.shape and np.array_equal(mask, self.mask):
             return
         self.mask = None if mask is None else np.array(mask, np.float32)
-        self._mask_img = None if self.mask is None else to_qimage(mask_rgba(self.mask))
+        self._mask_img = None if self.mask is None else to_qimage(mask_rgba(self.mask, self.overlay_colour))
         self.update()
+
+    def set_overlay(self, on: bool) -> None:
+        self.show_mask = bool(on)
+        self.update()
+
+    def set_brush(self, radius: float, hardness: float, opacity: float) -> None:
+        self.brush_radius = float(np.clip(radius, 0.005, 0.5))
+        self.brush_hardness = float(np.clip(hardness, 0.0, 1.0))
+        self.brush_opacity = float(np.clip(opacity, 0.01, 1.0))
+        self.update()
+
+    def resize_brush(self, factor: float) -> None:
+        """``[`` and ``]``: a smaller or larger brush (within 0.5 % .. 50 % of the width)."""
+        self.set_brush(self.brush_radius * factor, self.brush_hardness, self.brush_opacity)
+        self.brush_changed.emit(self.brush_radius, self.brush_hardness, self.brush_opacity)
+
+    def blank_mask(self) -> np.ndarray:
+        """An empty mask at the size strokes paint at."""
+        size = min(self.logical_size or (self.image.shape[0] if self.image is not None else MASK_SIZE), MASK_SIZE)
+        return np.zeros((size, size), np.float32)
 
     def set_empty(self, title: str, hint: str = "") -> None:
         self.empty_title, self.empty_hint = title, hint
@@ -164,12 +196,14 @@ class Canvas(QWidget):
         r = self.image_rect()
         shown = self._before if (self.compare == "before" and self._before is not None) else self._qimage
         p.drawImage(r, shown)
+        after = r                             # where overlays of the edited picture may go
         if self.compare == "split" and self._before is not None:
             x = r.x() + r.width() * self.split
             p.save()
             p.setClipRect(QRectF(r.x(), r.y(), x - r.x(), r.height()))
             p.drawImage(r, self._before)
             p.restore()
+            after = QRectF(x, r.y(), r.right() - x, r.height())
             p.setPen(QPen(QColor(255, 255, 255, 220), 2))
             p.drawLine(QPointF(x, r.top()), QPointF(x, r.bottom()))
             p.setBrush(QColor(255, 255, 255, 220))
@@ -178,10 +212,15 @@ class Canvas(QWidget):
             self._label(p, QPointF(r.right() - 52, r.y() + 8), "after")
         elif self.compare == "before":
             self._label(p, QPointF(r.x() + 8, r.y() + 8), "before")
-        if self.show_heatmap and self._heat is not None:
+        showing_before = self.compare == "before" and self._before is not None
+        p.save()
+        p.setClipRect(after)
+        if self.show_heatmap and self._heat is not None and not showing_before:
             p.drawImage(r, self._heat)
-        if self.show_mask and self._mask_img is not None and (self.tool != "view" or self.mask.max() > 0):
+        if (self.show_mask and self._mask_img is not None and not showing_before
+                and (self.tool != "view" or self.mask.max() > 0)):
             p.drawImage(r, self._mask_img)
+        p.restore()
         if self.tool != "view" and self._hover is not None:
             radius = self.brush_radius * r.width()
             p.setBrush(Qt.BrushStyle.NoBrush)
@@ -273,20 +312,25 @@ class Canvas(QWidget):
     def begin_stroke(self, xy: tuple[float, float]) -> None:
         """Start painting at image pixel ``xy``. Masks are kept at most MASK_SIZE square (the
         renderer resizes them per block), so a long undo history of strokes stays small."""
-        size = min(self.logical_size or (self.image.shape[0] if self.image is not None else MASK_SIZE), MASK_SIZE)
-        if self.mask is None or self.mask.shape != (size, size):
-            self.mask = np.zeros((size, size), np.float32)
+        blank = self.blank_mask()
+        if self.mask is None or self.mask.shape != blank.shape:
+            self.mask = blank
+        self._stroke_base, self._stroke = self.mask.copy(), np.zeros_like(self.mask)
         self.continue_stroke(xy, xy)
 
     def continue_stroke(self, a: tuple[float, float], b: tuple[float, float]) -> None:
         k = self.mask.shape[1] / max(self.logical_size or self.mask.shape[1], 1)
         radius = self.brush_radius * self.mask.shape[1]
-        maskgen.stroke(self.mask, (a[0] * k, a[1] * k), (b[0] * k, b[1] * k), radius,
-                       1.0 if self.tool == "brush" else 0.0)
-        self._mask_img = to_qimage(mask_rgba(self.mask))
+        if self._stroke is None or self._stroke.shape != self.mask.shape:
+            self._stroke_base, self._stroke = self.mask.copy(), np.zeros_like(self.mask)
+        maskgen.stroke(self._stroke, (a[0] * k, a[1] * k), (b[0] * k, b[1] * k), radius, 1.0, self.brush_hardness)
+        self.mask = maskgen.apply_stroke(self._stroke_base, self._stroke, 1.0 if self.tool == "brush" else 0.0,
+                                         self.brush_opacity)
+        self._mask_img = to_qimage(mask_rgba(self.mask, self.overlay_colour))
         self.update()
 
     def end_stroke(self) -> None:
+        self._stroke_base = self._stroke = None
         if self.mask is not None:
             self.mask_painted.emit(self.mask.copy())
 

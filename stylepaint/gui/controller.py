@@ -324,6 +324,22 @@ class Controller(QObject):
         key = step.mask or self._new_mask_key()
         self.change(s.with_(masks={**s.masks, key: mask}).with_current_edit(step.with_(mask=key)))
 
+    def _current_mask(self):
+        """The mask the brush paints now (blend or the selected edit's region), or a blank one."""
+        s = self.state
+        step = s.current_edit
+        if self._painting_blend():
+            mask = s.masks.get("blend")
+        else:
+            mask = s.masks.get(step.mask) if step is not None and step.mask else None
+        return self.w.canvas.blank_mask() if mask is None else mask
+
+    def invert_mask(self) -> None:
+        self.on_mask_painted(1.0 - self._current_mask())
+
+    def fill_mask(self) -> None:
+        self.on_mask_painted(self._current_mask() * 0.0 + 1.0)
+
     def clear_mask(self) -> None:
         s = self.state
         step = s.current_edit

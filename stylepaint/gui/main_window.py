@@ -15,6 +15,7 @@ from stylepaint.errors import StylepaintError
 from stylepaint.favorites import FavoritesStore
 from stylepaint.gui.actions import Actions
 from stylepaint.gui.blend_panel import BlendPanel
+from stylepaint.gui.brush_panel import BrushPanel
 from stylepaint.gui.canvas import Canvas
 from stylepaint.gui.controller import Controller
 from stylepaint.gui.edit_stack import EditStack
@@ -65,7 +66,10 @@ class MainWindow(QMainWindow):
         # widgets
         self.model_menu = ModelMenu(self)
         self.canvas = Canvas()
-        self.canvas.brush_radius = self.settings["brush_radius"]
+        self.brush_panel = BrushPanel()
+        brush = (self.settings["brush_radius"], self.settings["brush_hardness"], self.settings["brush_opacity"])
+        self.canvas.set_brush(*brush)
+        self.brush_panel.set_brush(*brush)
         self.empty = EmptyState()
         self.message_bar = MessageBar()
         self.face_panel = FacePanel(self.model_menu)
@@ -102,12 +106,14 @@ class MainWindow(QMainWindow):
             "stack": _dock("Edit stack", "stackDock", self.edit_stack, self),
             "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
             "morph": _dock("Morph", "morphDock", self.morph_panel, self),
+            "brush": _dock("Brush", "brushDock", self.brush_panel, self),
             "favorites": self.favorites_dock,
         }
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["controls"])
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["stack"])
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["blend"])
         self.tabifyDockWidget(self.docks["blend"], self.docks["morph"])
+        self.tabifyDockWidget(self.docks["morph"], self.docks["brush"])
         self.docks["blend"].raise_()
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.favorites_dock)
         self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
@@ -172,6 +178,14 @@ class MainWindow(QMainWindow):
         self.empty.open_models.connect(self.open_models_dialog)
         self.canvas.add_favorite_requested.connect(a.add_favorite)
         self.canvas.mask_painted.connect(c.on_mask_painted)
+        self.canvas.brush_changed.connect(self.brush_panel.set_brush)
+        self.brush_panel.brush_changed.connect(self.canvas.set_brush)
+        self.brush_panel.overlay_toggled.connect(self._toggle_overlay)
+        self.brush_panel.invert_requested.connect(c.invert_mask)
+        self.brush_panel.fill_requested.connect(c.fill_mask)
+        self.brush_panel.clear_requested.connect(c.clear_mask)
+        for tool in ("brush", "eraser"):             # picking a brush brings its options forward
+            self.action_tools[tool].triggered.connect(lambda _=False: self.show_panel("brush"))
         self.favorites_dock.restore_requested.connect(a.restore_favorite)
         self.favorites_dock.rename_requested.connect(a.rename_favorite)
         self.favorites_dock.delete_requested.connect(a.delete_favorite)
@@ -266,6 +280,11 @@ class MainWindow(QMainWindow):
         self.canvas.set_compare("split" if on else "off")
         self.controller.render()
 
+    def _toggle_overlay(self, on: bool) -> None:
+        self.canvas.set_overlay(on)
+        self.brush_panel.set_overlay(on)
+        self.action_overlay.setChecked(on)
+
     def _toggle_heat(self, on: bool) -> None:
         self.canvas.show_heatmap = on
         self.controller.render()
@@ -317,6 +336,8 @@ class MainWindow(QMainWindow):
         self.settings["seed"] = int(s.seed)
         self.settings["truncation"] = float(min(max(s.truncation, 0.0), 2.0))
         self.settings["brush_radius"] = float(self.canvas.brush_radius)
+        self.settings["brush_hardness"] = float(self.canvas.brush_hardness)
+        self.settings["brush_opacity"] = float(self.canvas.brush_opacity)
         self.settings.save()
 
     def closeEvent(self, event):

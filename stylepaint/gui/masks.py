@@ -55,9 +55,33 @@ def stamp(mask: np.ndarray, cx: float, cy: float, radius: float, value: float = 
     np.clip(region, 0.0, 1.0, out=region)
 
 
-def stroke(mask: np.ndarray, p0: tuple, p1: tuple, radius: float, value: float = 1.0) -> None:
+def stroke(mask: np.ndarray, p0: tuple, p1: tuple, radius: float, value: float = 1.0, hardness: float = 0.5) -> None:
     """Stamp dabs along the segment p0 -> p1, spaced a quarter radius apart."""
     (x0, y0), (x1, y1) = p0, p1
     n = max(int(np.hypot(x1 - x0, y1 - y0) / max(radius / 4, 0.5)), 1)
     for t in np.linspace(0.0, 1.0, n + 1)[1:] if n > 1 or (x0, y0) != (x1, y1) else [1.0]:
-        stamp(mask, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, radius, value)
+        stamp(mask, x0 + (x1 - x0) * t, y0 + (y1 - y0) * t, radius, value, hardness)
+
+
+def apply_stroke(base: np.ndarray, coverage: np.ndarray, value: float, opacity: float) -> np.ndarray:
+    """The mask after a stroke: ``base`` moved towards ``value`` (1 paints, 0 erases) by the
+    stroke's ``coverage`` [0, 1] times ``opacity``, so one stroke never goes past its opacity
+    however often it crosses itself."""
+    weight = np.clip(coverage, 0.0, 1.0) * float(np.clip(opacity, 0.0, 1.0))
+    return np.clip(base + (value - base) * weight, 0.0, 1.0).astype(np.float32)
+
+
+#: quick-mask overlay colours to choose from (RGB): red, cyan, green, magenta, yellow, blue
+OVERLAY_COLOURS = ((255, 40, 40), (40, 220, 255), (60, 255, 60), (255, 40, 255), (255, 230, 0), (40, 80, 255))
+
+
+def contrast_colour(image: np.ndarray | None) -> tuple[int, int, int]:
+    """The overlay colour that stands out most from ``image`` ([H, W, 3] uint8): the candidate
+    whose nearest tenth of the picture's pixels is farthest away in RGB."""
+    if image is None:
+        return OVERLAY_COLOURS[0]
+    img = np.asarray(image)[..., :3]
+    step = max(1, max(img.shape[:2]) // 64)                 # 64 x 64 samples are plenty
+    px = img[::step, ::step].reshape(-1, 3).astype(np.float32)
+    scores = [np.percentile(np.linalg.norm(px - np.float32(c), axis=1), 10) for c in OVERLAY_COLOURS]
+    return OVERLAY_COLOURS[int(np.argmax(scores))]

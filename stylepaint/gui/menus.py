@@ -67,6 +67,14 @@ def build_actions(w) -> None:
     w.action_tools["view"].setChecked(True)
     w.action_clear_mask = _action(w, "Clear region", "mdi6.selection-off", c.clear_mask, None, False,
                               "Remove the painted region of the selected edit")
+    w.action_brush_smaller = _action(w, "Smaller brush", None, lambda: canvas.resize_brush(1 / 1.25), "[")
+    w.action_brush_larger = _action(w, "Larger brush", None, lambda: canvas.resize_brush(1.25), "]")
+    w.action_overlay = _action(w, "Show &region overlay", "mdi6.eye-outline", w._toggle_overlay, "Q", True,
+                               "Show the painted region in a colour that stands out from the picture")
+    w.action_overlay.setChecked(canvas.show_mask)
+    w.action_invert_mask = _action(w, "&Invert region", "mdi6.invert-colors", c.invert_mask, "Ctrl+Shift+I")
+    w.action_fill_mask = _action(w, "&Fill region", "mdi6.format-color-fill", c.fill_mask, None, False,
+                                 "The selected edit applies everywhere")
     w.action_cancel = _action(w, "Cancel job", None, w.jobs.cancel_current, "Esc")
     w.action_random = _action(w, "&Random face", "mdi6.dice-5-outline", c.on_random)
     canvas.extra_actions = [w.action_copy, w.action_export, w.action_export_photo, None, w.action_fit, w.action_actual]
@@ -94,7 +102,9 @@ def build_actions(w) -> None:
     m.insertMenu(w.action_save, w.recent_menu)
     m = bar.addMenu("&Edit")
     for act in (w.action_undo, w.action_redo, None, w.action_favorite, w.action_random, None,
-                w.action_tools["view"], w.action_tools["brush"], w.action_tools["eraser"], w.action_clear_mask):
+                w.action_tools["view"], w.action_tools["brush"], w.action_tools["eraser"], w.action_brush_smaller,
+                w.action_brush_larger, None, w.action_overlay, w.action_invert_mask, w.action_fill_mask,
+                w.action_clear_mask):
         m.addSeparator() if act is None else m.addAction(act)
     m = bar.addMenu("&View")
     for act in (w.action_fit, w.action_actual, w.action_zoom_in, w.action_zoom_out, None,

@@ -42,6 +42,8 @@ DEFAULTS: dict[str, tuple] = {
     "beta":            (0.1, lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 1.0),
     "preview_size":    (256, lambda v: isinstance(v, int) and (v == 0 or 64 <= v <= 4096)),
     "brush_radius":    (0.06, lambda v: isinstance(v, (int, float)) and 0.005 <= v <= 0.5),
+    "brush_hardness":  (0.5, lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 1.0),
+    "brush_opacity":   (1.0, lambda v: isinstance(v, (int, float)) and 0.01 <= v <= 1.0),
     "export_scale":    (1, lambda v: v in (1, 2, 4)),
     "export_dir":      ("", lambda v: isinstance(v, str)),
     "history_limit":   (200, lambda v: isinstance(v, int) and 1 <= v <= 10000),
