@@ -84,10 +84,23 @@ def test_banks_mix_samples_truncations_and_midpoints():
     assert 0.45 < full.mean() < 0.65           # samples (45 %) and pairs that share the hair colour
 
 
-def test_face_weight_map_is_heaviest_on_the_face():
+def test_face_weight_map_is_heaviest_on_the_face_and_parts_weigh_the_eyes_and_mouth():
     m = face_weight_map(64, 4.0)[0, 0]
     assert m.mean().item() == pytest.approx(1.0, abs=1e-5)
     assert m[32, 32] > 3 * m[2, 2]
+    p = face_weight_map(64, 4.0, 10.0)[0, 0]
+    assert p.mean().item() == pytest.approx(1.0, abs=1e-5)
+    eye, between_eyes, mouth = p[29, 25], p[29, 32], p[40, 32]       # rows/cols of a 64 px image
+    assert eye > 2 * between_eyes and mouth > 2 * between_eyes
+    assert eye / p[2, 2] > m[29, 25] / m[2, 2]
+
+
+def test_part_weight_may_change_on_resume(tmp_path, one_torch_thread):
+    _run(tmp_path / "run", 0.032)
+    steps = list(train_decoder(tmp_path / "run", resume=True, total_kimg=0.048, part_weight=8.0, workers=1,
+                               samples=False, score=False))
+    assert steps[-1].get("finished")
+    assert ckpt.read_state(tmp_path / "run")["config"]["training"]["part_weight"] == 8.0
 
 
 def test_train_gan_cli_trains_the_decoder_route_and_resumes(tmp_path, capsys, one_torch_thread):

@@ -40,6 +40,8 @@ def register(sub) -> None:
     p.add_argument("--bank-kimg", type=float, default=None, help="decoder: kimg drawn from one bank (default 120)")
     p.add_argument("--spread", default=None, metavar="NAME=V,...",
                    help="decoder: spread of nuisances' codes, 0 pins one to its median (e.g. tilt=0,shift_x=0)")
+    p.add_argument("--part-weight", type=float, default=None,
+                   help="decoder: extra loss weight on eyes, mouth, earrings and cheeks (default 0; may change on --resume)")
     p.add_argument("--low-res-kimg", type=float, default=None,
                    help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
@@ -103,7 +105,7 @@ def run_decoder(args) -> int:
                         device="cpu" if args.device == "auto" else args.device, workers=args.workers,
                         command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
-                        spread=spread)
+                        spread=spread, part_weight=args.part_weight)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:

@@ -54,6 +54,7 @@ DEFAULTS = dict(
     low_res=64,             # resolution of the first stage
     low_res_kimg=240.0,     # length of the first stage
     face_weight=4.0,        # extra loss weight at the face centre (a Gaussian blob)
+    part_weight=0.0,        # extra weight on the small parts: eyes, mouth, earrings, cheeks (0: off)
     grad_weight=1.0,        # weight of the L1 on pixel differences
     ema_kimg=5.0,           # G_ema half-life
     ema_rampup=0.05,
@@ -64,6 +65,10 @@ DEFAULTS = dict(
     truncation=[0.3, 1.0],  # psi range of the truncated codes
     spread={},              # nuisance -> spread of its code (0: pinned to its median; see latent_code)
 )
+
+
+#: settings a resumed run may change (a schedule decision, recorded in the run's commands)
+RESUMABLE = ("snap_kimg", "lr", "part_weight")
 
 
 def _cpu_seconds() -> float:
@@ -139,12 +144,28 @@ def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: P
 
 # ---- loss ---------------------------------------------------------------------------------------
 
-def face_weight_map(resolution: int, face_weight: float) -> torch.Tensor:
-    """``[1, 1, R, R]``: 1 plus a Gaussian blob over eyes, mouth and ears; mean 1."""
+# small parts of an upright, centred head (renderer geometry): (x, y, sigma_x, sigma_y) in image fractions
+PARTS = (
+    (alignment.EYE_CENTER_X - alignment.EYE_DISTANCE / 2, alignment.EYE_LINE_Y, 0.05, 0.035),   # eyes
+    (alignment.EYE_CENTER_X + alignment.EYE_DISTANCE / 2, alignment.EYE_LINE_Y, 0.05, 0.035),
+    (0.5, 0.625, 0.055, 0.035),                                                                  # mouth
+    (0.5 - 0.215, 0.57, 0.025, 0.04), (0.5 + 0.215, 0.57, 0.025, 0.04),                          # earrings
+    (0.5 - 0.125, 0.545, 0.04, 0.025), (0.5 + 0.125, 0.545, 0.04, 0.025),                        # cheeks
+)
+
+
+def face_weight_map(resolution: int, face_weight: float, part_weight: float = 0.0) -> torch.Tensor:
+    """``[1, 1, R, R]``: 1 plus a Gaussian blob over the face, plus ``part_weight`` blobs on the
+    eyes, mouth, earrings and cheeks (where the attributes that are a few pixels wide are); mean 1."""
     g = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
-    cy = alignment.EYE_LINE_Y + 0.07
-    blob = torch.exp(-((g[:, None] - cy) ** 2) / (2 * 0.13 ** 2) - ((g[None, :] - 0.5) ** 2) / (2 * 0.17 ** 2))
-    m = 1.0 + face_weight * blob
+    y, x = g[:, None], g[None, :]
+
+    def blob(cx, cy, sx, sy):
+        return torch.exp(-((y - cy) ** 2) / (2 * sy ** 2) - ((x - cx) ** 2) / (2 * sx ** 2))
+
+    m = 1.0 + face_weight * blob(0.5, alignment.EYE_LINE_Y + 0.07, 0.17, 0.13)
+    if part_weight:
+        m = m + part_weight * torch.stack([blob(*p) for p in PARTS]).amax(0)
     return (m / m.mean())[None, None]
 
 
@@ -181,7 +202,7 @@ class _Run:
         self.cur_nimg, self.step, self.chunks = 0, 0, 0
         self.cpu_seconds = self.wall_seconds = 0.0
         self.commands: list[str] = []
-        self.weights = {r: face_weight_map(r, t["face_weight"]).to(device)
+        self.weights = {r: face_weight_map(r, t["face_weight"], t.get("part_weight", 0.0)).to(device)
                         for r in (min(int(t["low_res"]), G.img_resolution), G.img_resolution)}
 
     def resolution(self) -> int:
@@ -293,7 +314,7 @@ def train_decoder(
     run_dir = Path(run_dir)
     dev = resolve_device(device)
     if resume:
-        fixed = sorted(k for k, v in overrides.items() if v is not None and k not in ("snap_kimg", "lr"))
+        fixed = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
         if fixed:
             raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
         tensors, state = ckpt.load_checkpoint(run_dir)
