@@ -102,6 +102,22 @@ def test_export_edited_photo_full_size(window, fixture_dir, tmp_path, monkeypatc
           f"mean |diff| inside: edited vs photo {inside_vs_photo:.1f}, edited vs unedited {inside_vs_plain:.1f}; "
           f"outside: 0 pixels differ")
 
+    # the Export dialog's photo choice, as TIFF: full size, metadata in its description
+    from stylepaint.gui.export_dialog import ExportDialog
+
+    def choose_photo_tiff(dialog):
+        assert dialog.photo_choice.isEnabled() and "astronaut.png" in dialog.photo_choice.text()
+        dialog.photo_choice.setChecked(True)
+        dialog.format_box.setCurrentIndex(dialog.format_box.findData("tiff"))
+        dialog.path_edit.setText(str(tmp_path / "edited.tif"))
+        return 1
+
+    monkeypatch.setattr(ExportDialog, "exec", choose_photo_tiff)
+    w.action_export.trigger()
+    tiff = load_photo(tmp_path / "edited.tif").pixels
+    assert tiff.shape == original.shape and np.array_equal(tiff, edited)    # lossless, same picture
+    assert export.read_image_metadata(tmp_path / "edited.tif")["photo"] == "astronaut.png"
+
     # failures are messages: an unwritable folder, a photo gone from disk
     (tmp_path / "file").write_text("x")
     w.actions.export_photo_to(tmp_path / "file" / "out.png")

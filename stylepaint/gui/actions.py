@@ -26,6 +26,7 @@ from stylepaint import imagefiles as export
 from stylepaint.gui import file_dialogs as dialogs
 from stylepaint.gui.blend_panel import SNAPSHOT
 from stylepaint.gui.canvas import to_qimage
+from stylepaint.gui.export_dialog import ExportDialog
 from stylepaint.gui.jobs import export_photo_job
 from stylepaint.gui.state import EditorState, _array_digest
 
@@ -181,6 +182,34 @@ class Actions:
         self.c.change(s.with_(blend=blend), drag_key="blend", final=final)
 
     # -- export ------------------------------------------------------------------------------------
+    def export(self) -> None:
+        """File > Export…: the dialog collects where, format, scale and face or photo."""
+        if self._image() is None:
+            self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
+            return
+        settings, photo = self.c.settings, self.c.state.photo
+        fmt = settings["export_format"]
+        start = settings["export_dir"] or (str(Path(photo["path"]).parent) if photo else str(Path.home()))
+        stem = f"{Path(photo['path']).stem}-edited" if photo else "stylepaint"
+        dialog = ExportDialog(str(Path(start) / (stem + export.FORMATS[fmt][1])), fmt, settings["export_scale"],
+                              photo["name"] if photo else None, settings["export_quality"], self.w)
+        try:
+            if not dialog.exec():
+                return
+            path, fmt, scale, quality, source = dialog.path, dialog.fmt, dialog.scale, dialog.quality, dialog.source
+        finally:
+            dialog.deleteLater()
+        why = dialogs.refusal(path, saving=True)             # a typed path is checked like a chosen one
+        if why is not None:
+            self.w.show_message(f"Cannot use that file: {why}.", "warning")
+            return
+        settings["export_format"], settings["export_quality"] = fmt, quality
+        if source == "photo":
+            self.export_photo_to(path, fmt, quality)
+        else:
+            settings["export_scale"] = scale
+            self.export_png_to(path, scale, fmt, quality)
+
     def export_png(self) -> None:
         if self._image() is None:
             self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
@@ -190,13 +219,14 @@ class Actions:
         if path:
             self.export_png_to(path, self.c.settings["export_scale"])
 
-    def export_png_to(self, path, scale: int = 1) -> int | None:
+    def export_png_to(self, path, scale: int = 1, fmt: str = "png", quality: int = 92) -> int | None:
+        """Export the face as rendered (``fmt``: one of ``imagefiles.FORMATS``, PNG by default)."""
         image = self._image()
         if image is None:
             self.w.show_message("Nothing to export yet: there is no picture on the canvas.", "warning")
             return None
         return self.w.run_job(export.export_png_job, f"Exporting {Path(path).name}", path, image,
-                              self._export_metadata(), scale, on_done=self._exported)
+                              self._export_metadata(), scale, fmt, quality, on_done=self._exported)
 
     def _export_metadata(self) -> dict:
         """Readable keys, and the whole document (``stylepaint render --document x.png`` re-creates it)."""
@@ -225,7 +255,7 @@ class Actions:
         if path:
             self.export_photo_to(path)
 
-    def export_photo_to(self, path) -> int | None:
+    def export_photo_to(self, path, fmt: str = "png", quality: int = 92) -> int | None:
         """Paste the current (edited) render back into the opened photo and save it full size."""
         s = self.c.state
         if s.photo is None:
@@ -239,7 +269,7 @@ class Actions:
         meta = self._export_metadata()
         meta["photo"] = s.photo["name"]
         return self.w.run_job(export_photo_job, f"Exporting {Path(path).name}", str(path), s.photo["path"],
-                              s.photo["alignment"], image, meta, on_done=self._exported)
+                              s.photo["alignment"], image, meta, fmt, quality, on_done=self._exported)
 
     def _exported(self, path) -> None:
         self.c.settings["export_dir"] = str(Path(path).parent)

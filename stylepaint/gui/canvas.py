@@ -50,6 +50,7 @@ class Canvas(QWidget):
     mask_painted = Signal(object)          # the whole mask (float32 [H, W]) after a stroke
     split_changed = Signal(float)
     brush_changed = Signal(float, float, float)   # radius, hardness, opacity after [ or ]
+    zoom_changed = Signal(float)                   # percent: screen pixels per 100 image pixels
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -162,6 +163,10 @@ class Canvas(QWidget):
         margin = 16
         self._scale = max(min((self.width() - margin) / size, (self.height() - margin) / size), 0.01)
         self._offset = QPointF((self.width() - size * self._scale) / 2, (self.height() - size * self._scale) / 2)
+        self.zoom_changed.emit(self.zoom_percent())
+
+    def zoom_percent(self) -> float:
+        return self._scale * 100.0
 
     def fit(self) -> None:
         self._fit = True
@@ -175,6 +180,7 @@ class Canvas(QWidget):
         self._offset = anchor + (self._offset - anchor) * f
         self._scale = new_scale
         self._fit = False
+        self.zoom_changed.emit(self.zoom_percent())
         self.update()
 
     def actual_size(self) -> None:

@@ -15,9 +15,11 @@ from stylepaint import imagefiles as export
 from stylepaint.gui.worker import build_directions_job
 
 
-def export_photo_job(path, photo_path, alignment: dict, image: np.ndarray, metadata: dict | None = None):
+def export_photo_job(path, photo_path, alignment: dict, image: np.ndarray, metadata: dict | None = None,
+                     fmt: str = "png", quality: int = 92):
     """Job generator: paste the edited render ``image`` back into the photo at ``photo_path``
-    through the kept ``alignment`` (``Alignment.to_dict()``) and write the full-size PNG."""
+    through the kept ``alignment`` (``Alignment.to_dict()``) and write the full-size picture
+    (``fmt``: one of ``imagefiles.FORMATS``)."""
     from stylepaint.inversion.alignment import Alignment
     from stylepaint.inversion.imageio import load_photo
     from stylepaint.inversion.pasteback import paste_back
@@ -32,7 +34,7 @@ def export_photo_job(path, photo_path, alignment: dict, image: np.ndarray, metad
     yield {"done": 1, "total": 4, "message": f"Pasting the face back into {photo.name}"}
     full = paste_back(photo.pixels, np.asarray(image), kept)
     yield {"done": 2, "total": 4, "message": f"Encoding {name}"}
-    data = export.png_bytes(full, metadata)
+    data = export.image_bytes(full, metadata, 1, fmt, quality)
     yield {"done": 3, "total": 4, "message": f"Writing {name}"}
     return str(export.write_file(path, data))
 

@@ -28,7 +28,10 @@ def build_actions(w) -> None:
     a, c, canvas = w.actions, w.controller, w.canvas
     w.action_undo = _action(w, "&Undo", "mdi6.undo", c.undo, "Ctrl+Z")
     w.action_redo = _action(w, "&Redo", "mdi6.redo", c.redo, ["Ctrl+Shift+Z", "Ctrl+Y"])
-    w.action_export = _action(w, "&Export PNG…", "mdi6.export", a.export_png, "Ctrl+E")
+    w.action_export = _action(w, "&Export…", "mdi6.export", a.export, "Ctrl+E",
+                              tip="Export as PNG, JPEG, WebP or TIFF, at 1×, 2× or 4×, the face or the edited photo")
+    w.action_export_png = _action(w, "&Quick export PNG…", None, a.export_png, None, False,
+                                  "Export a PNG at the size chosen under Export size, without the dialog")
     w.action_export_photo = _action(w, "Export edited p&hoto (full size)…", "mdi6.image-edit-outline", a.export_photo)
     w.action_export_photo.setEnabled(False)                 # the controller enables it for a face from a photo
     w.action_copy = _action(w, "&Copy picture", "mdi6.content-copy", a.copy_image, "Ctrl+Shift+C")
@@ -83,7 +86,7 @@ def build_actions(w) -> None:
     bar = w.menuBar()
     m = bar.addMenu("&File")
     m.setToolTipsVisible(True)                              # say why "Export edited photo" is off
-    for act in (w.action_new, w.action_open_document, w.action_save, w.action_save_as, None, w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_export_photo, w.action_copy,
+    for act in (w.action_new, w.action_open_document, w.action_save, w.action_save_as, None, w.action_open_photo, w.action_open_latent, None, w.action_export, w.action_export_png, w.action_export_photo, w.action_copy,
                 w.action_save_latent, None, w.action_save_recipe, w.action_apply_recipe, w.action_import_favorite, None,
                 w.action_quit):
         m.addSeparator() if act is None else m.addAction(act)

@@ -45,6 +45,8 @@ DEFAULTS: dict[str, tuple] = {
     "brush_hardness":  (0.5, lambda v: isinstance(v, (int, float)) and 0.0 <= v <= 1.0),
     "brush_opacity":   (1.0, lambda v: isinstance(v, (int, float)) and 0.01 <= v <= 1.0),
     "export_scale":    (1, lambda v: v in (1, 2, 4)),
+    "export_format":   ("png", lambda v: v in ("png", "jpeg", "webp", "tiff")),
+    "export_quality":  (92, lambda v: isinstance(v, int) and 1 <= v <= 100),
     "export_dir":      ("", lambda v: isinstance(v, str)),
     "history_limit":   (200, lambda v: isinstance(v, int) and 1 <= v <= 10000),
     "window_geometry": ("", lambda v: isinstance(v, str)),
