@@ -48,6 +48,7 @@ class EditStep:
     mask: str | None = None        # key of a painted region mask; None = whole image
     method: str = "directions"     # one of METHODS
     delta: tuple | None = None     # optimize: the StyleSpace shift at α = 1, flattened (saved as base64 float32)
+    opacity: float = 1.0           # the layer's opacity, 0 .. 1: the render applies α × opacity
 
     def __post_init__(self):
         if not isinstance(self.prompt, str) or not self.prompt.strip():
@@ -55,7 +56,7 @@ class EditStep:
         for name in ("neutral", "mask"):
             if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
                 raise InputError(f"an edit's {name} must be text or empty, got {getattr(self, name)!r:.40}")
-        for name in ("alpha", "beta"):
+        for name in ("alpha", "beta", "opacity"):
             value = getattr(self, name)
             if not isinstance(value, numbers.Real) or isinstance(value, bool) or not math.isfinite(value):
                 raise InputError(f"an edit's {name} must be a finite number, got {value!r:.40}")
@@ -65,6 +66,8 @@ class EditStep:
             raise InputError(f"unknown layer group {self.layers!r:.40}; expected one of {', '.join(LAYER_GROUPS)}")
         if self.beta < 0:
             raise InputError(f"beta must be >= 0, got {self.beta}")
+        if not 0.0 <= self.opacity <= 1.0:
+            raise InputError(f"an edit's opacity must be between 0 and 1, got {self.opacity}")
         if self.method not in METHODS:
             raise InputError(f"unknown edit method {self.method!r:.40}; expected one of {', '.join(METHODS)}")
         if (self.method == "optimize") != (self.delta is not None):
@@ -73,6 +76,11 @@ class EditStep:
             delta = _finite_floats(self.delta)
             object.__setattr__(self, "delta", delta)
             object.__setattr__(self, "_delta_hash", hashlib.sha256(struct.pack(f"<{len(delta)}d", *delta)).hexdigest()[:16])
+
+    @property
+    def strength(self) -> float:
+        """What the render moves the edit by: α faded by the layer's opacity."""
+        return float(self.alpha) * float(self.opacity)
 
     @property
     def label(self) -> str:
@@ -100,6 +108,8 @@ class EditStep:
         data = {f: getattr(self, f) for f in self.__dataclass_fields__}
         if data["delta"] is not None:
             data["delta"] = delta_text(data["delta"])
+        if data["opacity"] == 1.0:
+            del data["opacity"]        # the default: files stay readable by versions without layer opacity
         return data
 
     @classmethod

@@ -159,11 +159,11 @@ def apply_steps(editor: Editor | None, styles: dict, steps, pinned: dict | None 
         if shift is not None:
             shift = torch.as_tensor(np.asarray(shift, np.float32))
             count = int((shift != 0).sum())
-            styles = shift_styles(styles, shift, step.alpha)
+            styles = shift_styles(styles, shift, step.strength)
         else:
             direction = editor.direction(step.prompt, step.neutral)
             shift, count = editor.shift(direction, step.beta, step.layers)
-            styles = shift_styles(styles, shift, step.alpha, zip(editor.relevance.layers, editor.relevance.channels))
+            styles = shift_styles(styles, shift, step.strength, zip(editor.relevance.layers, editor.relevance.channels))
         if resolved is not None:
             resolved[key] = shift.detach().cpu().numpy().astype(np.float32)
         moved.append(count)

@@ -74,6 +74,14 @@ class Controller(QObject):
             self.refresh()
             self.render()
 
+    def go_to(self, index: int) -> None:
+        """The History panel: back (or forward) to a recorded step."""
+        if index != self.history.index:
+            self._drag_key = None
+            self.history.go_to(index)
+            self.refresh()
+            self.render()
+
     def refresh(self, skip_edit: bool = False) -> None:
         """Write the state into the controls (no signals fire)."""
         s = self.state
@@ -95,6 +103,7 @@ class Controller(QObject):
             w.blend_panel.show_on(s.blend)       # undo, or a fallback after a failed model, brings it back
         if s.morph is None:
             w.morph_panel.switch_off()
+        w.history_panel.set_entries(self.history.labels(), self.history.index)
         w.action_undo.setEnabled(self.history.can_undo())
         w.action_redo.setEnabled(self.history.can_redo())
         self._show_channel_count()
@@ -172,6 +181,7 @@ class Controller(QObject):
             self.full_result = result
         self.w.canvas.set_image(result["image"], logical_size=meta.get("resolution"))
         self.w.canvas.set_heatmap(meta.get("heatmap"))
+        self.w.edit_stack.set_picture(result["image"], self.state.masks)
         self.w.blend_panel.set_resolution(int(meta.get("resolution") or 256))
         self._show_channel_count()
         self.w.show_render_status(result)
@@ -286,6 +296,14 @@ class Controller(QObject):
 
     def on_stack(self, steps, active) -> None:
         self.change(self.state.with_(edits=tuple(steps), active=active))
+
+    def on_layer_opacity(self, index: int, opacity: float, final: bool) -> None:
+        s = self.state
+        if not 0 <= index < len(s.edits):
+            return
+        edits = list(s.edits)
+        edits[index] = edits[index].with_(opacity=float(opacity))
+        self.change(s.with_(edits=tuple(edits)), drag_key=f"opacity{index}", final=final)
 
     def on_select(self, index) -> None:
         s = self.state

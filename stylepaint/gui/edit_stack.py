@@ -1,20 +1,57 @@
-"""The edit stack: the kept edits as layers - enable toggle, rename, reorder, delete - plus
-saving the stack as a recipe and applying a recipe to the current face."""
+"""The edit stack: the kept edits as layers - each with its α and a thumbnail (the current
+picture where the layer acts, dimmed outside its painted region, grey while hidden), enable
+toggle, rename, reorder, delete, opacity of the selected layer - plus saving the stack as a
+recipe and applying a recipe to the current face."""
 
 from __future__ import annotations
 
+import numpy as np
 import qtawesome as qta
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtWidgets import (
+    QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider, QStyledItemDelegate, QToolButton,
+    QVBoxLayout, QWidget,
+)
 
 from stylepaint.edits import EditStep
+from stylepaint.gui.canvas import to_qimage
+
+THUMB = 40
+
+
+def thumbnail(image: np.ndarray, mask: np.ndarray | None, enabled: bool) -> np.ndarray:
+    """The picture where a layer acts: full inside its region (everywhere without one), dimmed
+    to a quarter outside; grey when the layer is hidden. [THUMB, THUMB, 3] uint8."""
+    img = np.asarray(image, np.float32)[..., :3]
+    h, w = img.shape[:2]
+    ys, xs = (np.arange(THUMB) * h // THUMB), (np.arange(THUMB) * w // THUMB)
+    small = img[ys][:, xs]
+    if mask is not None:
+        m = np.asarray(mask, np.float32)
+        m = m[(np.arange(THUMB) * m.shape[0] // THUMB)][:, (np.arange(THUMB) * m.shape[1] // THUMB)]
+        small = small * (0.25 + 0.75 * np.clip(m, 0, 1))[..., None]
+    if not enabled:
+        small = np.repeat(small.mean(axis=2, keepdims=True), 3, axis=2) * 0.6 + 40
+    return np.clip(small, 0, 255).astype(np.uint8)
 
 _INDEX = Qt.ItemDataRole.UserRole
+_STRENGTH = Qt.ItemDataRole.UserRole + 1      # "α +5.0 · 50%": shown under the name, not edited with it
+
+
+class _TwoLines(QStyledItemDelegate):
+    """Draws a layer's name with its α below; renaming edits the name alone."""
+
+    def initStyleOption(self, option, index):
+        super().initStyleOption(option, index)
+        if index.data(_STRENGTH):
+            option.text = f"{option.text}\n{index.data(_STRENGTH)}"
 
 
 class EditStack(QWidget):
     steps_changed = Signal(object, object)     # list[EditStep], active index | None
     selected = Signal(object)                  # index | None (None = back to the draft)
+    opacity_changed = Signal(int, float, bool) # index, opacity 0..1, final (False while dragging)
     save_recipe_requested = Signal()
     apply_recipe_requested = Signal()
 
@@ -22,7 +59,10 @@ class EditStack(QWidget):
         super().__init__(parent)
         self._steps: list[EditStep] = []
         self._updating = False
+        self._picture: tuple | None = None     # (image, masks) of the last render
         self.list = QListWidget()
+        self.list.setIconSize(QSize(THUMB, THUMB))
+        self.list.setItemDelegate(_TwoLines(self.list))
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -44,12 +84,22 @@ class EditStack(QWidget):
             self.buttons[key] = b
             if key == "delete":
                 row.addStretch(1)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setToolTip("Opacity of the selected layer: fades its edit without changing its α")
+        self.opacity_value = QLabel()
+        self.opacity_value.setMinimumWidth(36)
+        fade = QHBoxLayout()
+        fade.addWidget(QLabel("Opacity"))
+        fade.addWidget(self.opacity, 1)
+        fade.addWidget(self.opacity_value)
         self.draft = QLabel()
         self.draft.setWordWrap(True)
         self.draft.setStyleSheet("color: palette(placeholder-text);")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.list, 1)
+        layout.addLayout(fade)
         layout.addWidget(self.draft)
         layout.addLayout(row)
 
@@ -62,6 +112,8 @@ class EditStack(QWidget):
         self.list.itemChanged.connect(self._item_changed)
         self.list.currentRowChanged.connect(self._row_changed)
         self.list.model().rowsMoved.connect(self._rows_moved)
+        self.opacity.valueChanged.connect(lambda v: self._opacity(v, not self.opacity.isSliderDown()))
+        self.opacity.sliderReleased.connect(lambda: self._opacity(self.opacity.value(), True))
         self._sync_buttons()
 
     # -- state -> widget ---------------------------------------------------------------------
@@ -74,16 +126,31 @@ class EditStack(QWidget):
         for i, step in enumerate(self._steps):
             item = QListWidgetItem(self._text(step))
             item.setData(_INDEX, i)
+            item.setData(_STRENGTH, self.strength_text(step))
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setCheckState(Qt.CheckState.Checked if step.enabled else Qt.CheckState.Unchecked)
-            item.setIcon(qta.icon("mdi6.brush" if step.mask else "mdi6.format-text"))
+            item.setIcon(self._icon(step))
             item.setToolTip(f"{step.prompt}" + (f" (neutral: {step.neutral})" if step.neutral else "")
-                            + f"\nα {step.alpha:+.1f}, β {step.beta:.3f}, layers {step.layers}"
+                            + f"\nα {step.alpha:+.1f}, β {step.beta:.3f}, layers {step.layers}, opacity {step.opacity:.0%}"
                             + ("\npainted region" if step.mask else ""))
             self.list.addItem(item)
         self.list.setCurrentRow(active if active is not None else -1)
         self._updating = False
         self._sync_buttons()
+
+    def set_picture(self, image: np.ndarray | None, masks: dict) -> None:
+        """The last rendered picture, for the layers' thumbnails."""
+        self._picture = None if image is None else (np.asarray(image), dict(masks))
+        for row, step in enumerate(self._steps):
+            if row < self.list.count():
+                self.list.item(row).setIcon(self._icon(step))
+
+    def _icon(self, step: EditStep) -> QIcon:
+        if self._picture is None:
+            return qta.icon("mdi6.brush" if step.mask else "mdi6.format-text")
+        image, masks = self._picture
+        mask = masks.get(step.mask) if step.mask else None
+        return QIcon(QPixmap.fromImage(to_qimage(thumbnail(image, mask, step.enabled))))
 
     def set_draft(self, step: EditStep | None) -> None:
         """Show the prompt panel's edit that is applied but not kept yet."""
@@ -97,6 +164,11 @@ class EditStack(QWidget):
     @staticmethod
     def _text(step: EditStep) -> str:
         return step.label
+
+    @staticmethod
+    def strength_text(step: EditStep) -> str:
+        """The second line of a layer's row: its α, and its opacity when below 100 %."""
+        return f"α {step.alpha:+.1f}" + (f" · {step.opacity:.0%}" if step.opacity < 1 else "")
 
     def active(self) -> int | None:
         row = self.list.currentRow()
@@ -115,6 +187,12 @@ class EditStack(QWidget):
             steps = list(self._steps)
             steps[i] = new
             self.steps_changed.emit(steps, self.active())
+
+    def _opacity(self, value: int, final: bool) -> None:
+        self.opacity_value.setText(f"{value}%")
+        row = self.active()
+        if row is not None and not self._updating:
+            self.opacity_changed.emit(row, value / 100, final)
 
     def _row_changed(self, row: int) -> None:
         self._sync_buttons()
@@ -153,6 +231,11 @@ class EditStack(QWidget):
         self.buttons["down"].setEnabled(row is not None and row < len(self._steps) - 1)
         self.buttons["delete"].setEnabled(row is not None)
         self.buttons["save"].setEnabled(bool(self._steps))
+        self.opacity.setEnabled(row is not None)
+        self.opacity.blockSignals(True)
+        self.opacity.setValue(round(self._steps[row].opacity * 100) if row is not None and row < len(self._steps) else 100)
+        self.opacity.blockSignals(False)
+        self.opacity_value.setText(f"{self.opacity.value()}%" if row is not None else "")
 
     def keyPressEvent(self, event):
         if event.key() == Qt.Key.Key_Delete:

@@ -22,6 +22,7 @@ from stylepaint.gui.edit_stack import EditStack
 from stylepaint.gui.empty_state import EmptyState
 from stylepaint.gui.face_panel import FacePanel, ModelMenu
 from stylepaint.gui.favorites_dock import FavoritesDock
+from stylepaint.gui.history_panel import HistoryPanel
 from stylepaint.gui.job_bar import JobBar
 from stylepaint.gui.jobs import Jobs
 from stylepaint.gui.documents import Documents
@@ -77,6 +78,7 @@ class MainWindow(QMainWindow):
         self.prompt_panel.set_default_beta(self.settings["beta"])
         self.prompt_panel.set_history(self.settings["prompt_history"])
         self.edit_stack = EditStack()
+        self.history_panel = HistoryPanel()
         self.blend_panel = BlendPanel()
         self.morph_panel = MorphPanel()
         self.favorites_dock = FavoritesDock(self)
@@ -107,10 +109,13 @@ class MainWindow(QMainWindow):
             "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
             "morph": _dock("Morph", "morphDock", self.morph_panel, self),
             "brush": _dock("Brush", "brushDock", self.brush_panel, self),
+            "history": _dock("History", "historyDock", self.history_panel, self),
             "favorites": self.favorites_dock,
         }
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.docks["controls"])
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["stack"])
+        self.tabifyDockWidget(self.docks["stack"], self.docks["history"])
+        self.docks["stack"].raise_()
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["blend"])
         self.tabifyDockWidget(self.docks["blend"], self.docks["morph"])
         self.tabifyDockWidget(self.docks["morph"], self.docks["brush"])
@@ -167,6 +172,8 @@ class MainWindow(QMainWindow):
         self.prompt_panel.add_requested.connect(c.on_add_edit)
         self.edit_stack.steps_changed.connect(c.on_stack)
         self.edit_stack.selected.connect(c.on_select)
+        self.edit_stack.opacity_changed.connect(c.on_layer_opacity)
+        self.history_panel.go_to.connect(c.go_to)
         self.edit_stack.save_recipe_requested.connect(a.save_recipe)
         self.edit_stack.apply_recipe_requested.connect(a.apply_recipe)
         self.face_panel.seed_changed.connect(c.on_seed)

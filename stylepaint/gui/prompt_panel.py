@@ -77,6 +77,7 @@ class PromptPanel(QWidget):
         self._step_name = ""
         self._step_mask = None
         self._step_enabled = True
+        self._step_opacity = 1.0
         self.target = QComboBox()
         self.target.setEditable(True)
         self.target.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -164,7 +165,7 @@ class PromptPanel(QWidget):
         return EditStep(
             prompt=text, neutral=self.neutral.text().strip() or None, alpha=self.alpha.value(),
             beta=self.beta.value(), layers=self.layers.currentText(), enabled=self._step_enabled,
-            name=self._step_name, mask=self._step_mask,
+            name=self._step_name, mask=self._step_mask, opacity=self._step_opacity,
         )
 
     def _emit(self, final: bool) -> None:
@@ -194,12 +195,14 @@ class PromptPanel(QWidget):
             self.alpha.set_value(step.alpha)
             self.beta.set_value(step.beta)
             self._step_name, self._step_mask, self._step_enabled = step.name, step.mask, step.enabled
+            self._step_opacity = step.opacity
         else:
             if not keep_text:
                 self.target.setEditText("")
                 self.neutral.setText("")
             self.alpha.set_value(0.0)
             self._step_name, self._step_mask, self._step_enabled = "", None, True
+            self._step_opacity = 1.0
         for w in (self.target, self.neutral, self.layers):
             w.blockSignals(False)
 

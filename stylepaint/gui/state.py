@@ -263,12 +263,75 @@ def blend_mask(blend: dict, masks: dict, size: int) -> np.ndarray | None:
     return maskgen.feathered(painted, feather)
 
 
+def _same(a, b) -> bool:
+    return a is b or _freeze(a) == _freeze(b)
+
+
+def describe_change(before: EditorState | None, after: EditorState) -> str:
+    """A short name for the step from ``before`` to ``after`` (the History panel's rows)."""
+    if before is None:
+        return "Start"
+    if after.model != before.model:
+        return "Open model"
+    if after.photo is not None and not _same(after.photo, before.photo):
+        return f"Open photo {after.photo.get('name', '')}".strip()
+    if not _same(after.ws, before.ws):
+        return "Open face" if after.ws is not None else f"Seed {after.seed}"
+    if after.seed != before.seed:
+        return f"Seed {after.seed}"
+    if after.truncation != before.truncation:
+        return f"Truncation {after.truncation:.2f}"
+    if len(after.edits) != len(before.edits):
+        if len(after.edits) > len(before.edits):
+            new = [s for s in after.edits if s not in before.edits]
+            return f"Add edit “{new[0].label}”" if new else "Add edit"
+        gone = [s for s in before.edits if s not in after.edits]
+        return f"Delete edit “{gone[0].label}”" if gone else "Delete edit"
+    if after.edits != before.edits:
+        if sorted(map(repr, after.edits)) == sorted(map(repr, before.edits)):
+            return "Reorder edits"
+        for a, b in zip(after.edits, before.edits):
+            if a != b:
+                return _step_change(b, a)
+    if not _same(after.masks, before.masks):
+        return "Paint region"
+    if after.draft != before.draft:
+        return "Clear prompt" if after.draft is None else _step_change(before.draft, after.draft)
+    if not _same(after.blend, before.blend):
+        return "Blend" if after.blend is not None else "Blend off"
+    if not _same(after.morph, before.morph):
+        return "Morph" if after.morph is not None else "Morph off"
+    if after.clip != before.clip:
+        return "CLIP"
+    return "Change"
+
+
+def _step_change(before: EditStep | None, after: EditStep) -> str:
+    name = f"“{after.label}”"
+    if before is None or before.prompt != after.prompt:
+        return f"Prompt {name}"
+    if after.opacity != before.opacity:
+        return f"Opacity {after.opacity:.0%} {name}"
+    if after.enabled != before.enabled:
+        return f"{'Show' if after.enabled else 'Hide'} {name}"
+    if after.alpha != before.alpha:
+        return f"α {after.alpha:+.1f} {name}"
+    if after.beta != before.beta:
+        return f"β {after.beta:.3f} {name}"
+    if after.name != before.name:
+        return f"Rename {name}"
+    if after.mask != before.mask:
+        return f"Region {name}"
+    return f"Edit {name}"
+
+
 class History:
     """Undo/redo as a stack of states. ``push`` records a step; ``amend`` replaces the newest
     (a slider drag amends one step instead of recording every frame)."""
 
     def __init__(self, initial: EditorState, limit: int = 200):
         self._states = [initial]
+        self._labels = [describe_change(None, initial)]    # named once, when recorded
         self._index = 0
         self.limit = limit
 
@@ -280,15 +343,33 @@ class History:
         if state.key() == self.current.key():
             return False
         del self._states[self._index + 1:]
+        del self._labels[self._index + 1:]
+        self._labels.append(describe_change(self.current, state))
         self._states.append(state)
         if len(self._states) > self.limit:
             del self._states[0]
+            del self._labels[0]
         self._index = len(self._states) - 1
         return True
 
     def amend(self, state: EditorState) -> None:
         del self._states[self._index + 1:]
+        del self._labels[self._index + 1:]
         self._states[self._index] = state
+        self._labels[self._index] = describe_change(self._states[self._index - 1] if self._index else None, state)
+
+    @property
+    def index(self) -> int:
+        return self._index
+
+    def labels(self) -> list[str]:
+        """One name per recorded state, oldest first (``describe_change`` of each step)."""
+        return list(self._labels)
+
+    def go_to(self, index: int) -> EditorState:
+        """Jump back or forward to a recorded state (the History panel); later states stay redoable."""
+        self._index = min(max(int(index), 0), len(self._states) - 1)
+        return self.current
 
     def can_undo(self) -> bool:
         return self._index > 0
@@ -308,4 +389,5 @@ class History:
 
     def reset(self, state: EditorState) -> None:
         self._states = [state]
+        self._labels = [describe_change(None, state)]
         self._index = 0
