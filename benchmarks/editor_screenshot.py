@@ -1,7 +1,12 @@
-"""Take the editor's screenshot (docs/screenshot.png): a few favorites, two stacked edits and
-the before/after split, grabbed from the running window.
+"""Take the editor's screenshots, grabbed from the running window:
+
+- ``--scene stack`` (docs/screenshot.png): a few favorites, two stacked edits, the before/after split;
+- ``--scene photo`` (docs/screenshot-photo.png): a photo opened (inverted) and being edited;
+- ``--scene brush`` (docs/screenshot-brush.png): a region painted with the brush, its overlay shown;
+- ``--scene export`` (docs/screenshot-export.png): the export dialog over the window.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py
+    xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py --scene brush
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py --model FILE --out shot.png
 
 Uses the embedded default model with its built directions when they are installed; otherwise
@@ -25,9 +30,13 @@ FIXTURE = REPO / "tests" / "data" / "checkpoints" / "sg2ada-64px.pkl"
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="checkpoint; default: the embedded default, else the fixture")
-    parser.add_argument("--out", default=str(REPO / "docs" / "screenshot.png"))
+    parser.add_argument("--scene", choices=SCENES, default="stack")
+    parser.add_argument("--out", default=None, help="default: docs/screenshot.png, docs/screenshot-SCENE.png")
     parser.add_argument("--size", default="1400x900")
+    parser.add_argument("--photo", default=str(REPO / "tests" / "data" / "photos" / "astronaut.png"))
+    parser.add_argument("--steps", default="60,40", help="photo scene: W and W+ inversion steps")
     args = parser.parse_args()
+    args.out = args.out or str(REPO / "docs" / ("screenshot.png" if args.scene == "stack" else f"screenshot-{args.scene}.png"))
     os.environ["STYLEPAINT_HOME"] = tempfile.mkdtemp(prefix="stylepaint-shot-")
 
     from PySide6.QtCore import Qt
@@ -68,32 +77,112 @@ def main() -> int:
             time.sleep(0.01)
 
     settle(2)
-    c, p = w.controller, w.prompt_panel
+    shot = SCENES[args.scene](w, app, settle, args)
+    shot.save(args.out)
+    print(f"saved {args.out} ({shot.width()}x{shot.height()})")
+    w.close()
+    worker.stop()
+    return 0
+
+
+def _favorites(w, settle) -> None:
     for seed in (11, 23, 5):
-        c.on_seed(seed)
+        w.controller.on_seed(seed)
         settle(0.4)
         w.actions.add_favorite(f"Seed {seed}")
+
+
+def _prompt(w, settle, target: str, neutral: str, ticks: int, keep: bool) -> None:
+    p = w.prompt_panel
+    w.edit_stack.buttons["new"].click()
+    p.target.setEditText(target)
+    p.neutral.setText(neutral)
+    p.target.lineEdit().returnPressed.emit()
+    settle()
+    p.alpha.slider.setValue(ticks)
+    settle()
+    if keep:
+        p.add_button.click()
+        settle()
+
+
+def scene_stack(w, app, settle, args):
+    c = w.controller
+    _favorites(w, settle)
     c.on_seed(3)
     for target, neutral, ticks in (("curly hair", "", 25), ("smiling", "a face", -15)):
-        w.edit_stack.buttons["new"].click()
-        p.target.setEditText(target)
-        p.neutral.setText(neutral)
-        p.target.lineEdit().returnPressed.emit()
-        settle()
-        p.alpha.slider.setValue(ticks)
-        settle()
-        if target == "curly hair":
-            p.add_button.click()
-            settle()
+        _prompt(w, settle, target, neutral, ticks, keep=target == "curly hair")
     w.action_split.trigger()
     w.canvas.split = 0.45
     w.message_bar.clear()
     settle(1.5)
-    w.grab().save(args.out)
-    print(f"saved {args.out} ({w.width()}x{w.height()})")
-    w.close()
-    worker.stop()
-    return 0
+    return w.grab()
+
+
+def scene_photo(w, app, settle, args):
+    import functools
+
+    from stylepaint.inversion import pipeline
+
+    steps = tuple(int(n) for n in args.steps.split(","))
+    pipeline.invert_photo = functools.partial(pipeline.invert_photo, iterations=steps)
+    w.actions.open_photo_from(args.photo)
+    while w.controller.state.photo is None and w.jobs.bar.job_id is not None:
+        settle(0.5)
+    settle(1)
+    w.message_bar.clear()
+    _prompt(w, settle, "curly hair", "", 30, keep=True)
+    _prompt(w, settle, "smiling", "", -20, keep=False)
+    w.action_split.trigger()
+    w.canvas.split = 0.5
+    w.message_bar.clear()
+    settle(1.5)
+    return w.grab()
+
+
+def scene_brush(w, app, settle, args):
+    c = w.controller
+    c.on_seed(3)
+    _prompt(w, settle, "curly hair", "", 40, keep=True)
+    w.action_tools["brush"].trigger()
+    w.brush_panel.set_brush(0.09, 0.7, 0.8)
+    w.canvas.set_brush(0.09, 0.7, 0.8)
+    n = w.canvas.logical_size or 64
+    w.canvas.begin_stroke((0.18 * n, 0.2 * n))                     # the hair on both sides
+    for a, b in (((0.18, 0.2), (0.25, 0.75)), ((0.3, 0.12), (0.7, 0.12)), ((0.82, 0.2), (0.78, 0.75))):
+        w.canvas.continue_stroke((a[0] * n, a[1] * n), (b[0] * n, b[1] * n))
+    w.canvas.end_stroke()
+    settle(1)
+    w.action_split.trigger()
+    w.canvas.split = 0.35
+    r = w.canvas.image_rect()
+    from PySide6.QtCore import QPointF
+
+    w.canvas._hover = QPointF(r.x() + r.width() * 0.62, r.y() + r.height() * 0.55)   # the brush outline
+    w.message_bar.clear()
+    settle(1.5)
+    return w.grab()
+
+
+def scene_export(w, app, settle, args):
+    from stylepaint.gui.export_dialog import ExportDialog
+
+    c = w.controller
+    c.on_seed(3)
+    _prompt(w, settle, "curly hair", "", 25, keep=True)
+    w.message_bar.clear()
+    dialog = ExportDialog(str(Path.home() / "Pictures" / "curly.webp"), "webp", 2, None, 90, w)
+    dialog.show()
+    settle(0.5)
+    geometry = dialog.frameGeometry()
+    dialog.move(w.frameGeometry().center() - geometry.center() + dialog.pos())
+    settle(1)
+    screen = app.primaryScreen()
+    frame = w.frameGeometry()
+    return screen.grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
+
+
+SCENES = {"stack": scene_stack, "photo": scene_photo, "brush": scene_brush, "export": scene_export}
 
 
 if __name__ == "__main__":

@@ -36,16 +36,16 @@ def thumbnail(image: np.ndarray, mask: np.ndarray | None, enabled: bool) -> np.n
     return np.clip(small, 0, 255).astype(np.uint8)
 
 _INDEX = Qt.ItemDataRole.UserRole
-_STRENGTH = Qt.ItemDataRole.UserRole + 1      # "α +5.0 · 50%": shown under the name, not edited with it
+_STRENGTH = Qt.ItemDataRole.UserRole + 1      # "α +5.0 · 50%": shown after the name, not edited with it
 
 
-class _TwoLines(QStyledItemDelegate):
-    """Draws a layer's name with its α below; renaming edits the name alone."""
+class _NameAndAlpha(QStyledItemDelegate):
+    """Draws a layer's name followed by its α; renaming edits the name alone."""
 
     def initStyleOption(self, option, index):
         super().initStyleOption(option, index)
         if index.data(_STRENGTH):
-            option.text = f"{option.text}\n{index.data(_STRENGTH)}"
+            option.text = f"{option.text}   {index.data(_STRENGTH)}"
 
 
 class EditStack(QWidget):
@@ -62,7 +62,7 @@ class EditStack(QWidget):
         self._picture: tuple | None = None     # (image, masks) of the last render
         self.list = QListWidget()
         self.list.setIconSize(QSize(THUMB, THUMB))
-        self.list.setItemDelegate(_TwoLines(self.list))
+        self.list.setItemDelegate(_NameAndAlpha(self.list))
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
@@ -167,7 +167,7 @@ class EditStack(QWidget):
 
     @staticmethod
     def strength_text(step: EditStep) -> str:
-        """The second line of a layer's row: its α, and its opacity when below 100 %."""
+        """Shown after a layer's name: its α, and its opacity when below 100 %."""
         return f"α {step.alpha:+.1f}" + (f" · {step.opacity:.0%}" if step.opacity < 1 else "")
 
     def active(self) -> int | None:
