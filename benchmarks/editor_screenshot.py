@@ -80,6 +80,9 @@ def main() -> int:
     shot = SCENES[args.scene](w, app, settle, args)
     shot.save(args.out)
     print(f"saved {args.out} ({shot.width()}x{shot.height()})")
+    from stylepaint.gui import unsaved_dialog
+
+    unsaved_dialog.ask = lambda parent, name: "discard"   # the scene's work is not kept: no question on close
     w.close()
     worker.stop()
     return 0
