@@ -309,26 +309,12 @@ def train_decoder(
 ) -> Iterator[dict]:
     """Train (or continue) the decoder route; yields progress dicts (``kimg``, ``loss``,
     ``resolution``, ``message``; ``checkpoint`` when one was written; ``stopped``/``finished``)."""
-    from stylepaint.training.trainer import resolve_device
+    from stylepaint.training.trainer import open_run, resolve_device
 
     run_dir = Path(run_dir)
     dev = resolve_device(device)
-    if resume:
-        fixed = sorted(k for k, v in overrides.items() if v is not None and k not in RESUMABLE)
-        if fixed:
-            raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
-        tensors, state = ckpt.load_checkpoint(run_dir)
-        if state.get("method") != METHOD:
-            raise InputError(f"{run_dir} holds a run of another method ({state.get('method', 'adversarial')})")
-        config = state["config"]
-        config["training"].update({k: v for k, v in overrides.items() if v is not None})
-    else:
-        if ckpt.has_checkpoint(run_dir):
-            raise InputError(f"{run_dir} already holds a training run: resume it or choose another folder")
-        config = build_config(preset, **overrides)
-        tensors, state = None, None
-    if total_kimg is not None:
-        config["training"]["total_kimg"] = float(total_kimg)
+    config, tensors, state = open_run(run_dir, resume, total_kimg, overrides, RESUMABLE,
+                                      lambda: build_config(preset, **overrides), method=METHOD)
     t = config["training"]
     run = _Run(config, dev)
     if state is not None:

@@ -293,6 +293,29 @@ def _write_outputs(run, run_dir: Path, max_shard_bytes: int, samples: bool) -> P
     return path
 
 
+def open_run(run_dir: Path, resume: bool, total_kimg: float | None, overrides: dict, resumable: tuple,
+             new_config, method: str | None = None) -> tuple[dict, dict | None, dict | None]:
+    """(config, tensors, state) of a run: its checkpoint when resuming (only the ``resumable``
+    settings may change, and ``method`` must match when given), else ``new_config()`` in a folder
+    that holds no run yet. ``total_kimg`` overrides the length either way."""
+    if resume:
+        fixed = sorted(k for k, v in overrides.items() if v is not None and k not in resumable)
+        if fixed:
+            raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
+        tensors, state = ckpt.load_checkpoint(run_dir)
+        if method is not None and state.get("method") != method:
+            raise InputError(f"{run_dir} holds a run of another method ({state.get('method', 'adversarial')})")
+        config = state["config"]
+        config["training"].update({k: v for k, v in overrides.items() if v is not None})
+    else:
+        if ckpt.has_checkpoint(run_dir):
+            raise InputError(f"{run_dir} already holds a training run: resume it or choose another folder")
+        config, tensors, state = new_config(), None, None
+    if total_kimg is not None:
+        config["training"]["total_kimg"] = float(total_kimg)
+    return config, tensors, state
+
+
 def train(
     run_dir: str | Path,                 # folder for checkpoint, G_ema.safetensors, samples.png, log.jsonl
     images: np.ndarray,                  # uint8 [N, R, R, 3] training images
@@ -321,21 +344,8 @@ def train(
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    if resume:
-        fixed = sorted(k for k, v in overrides.items() if v is not None and k != "snap_kimg")
-        if fixed:
-            raise InputError(f"{', '.join(fixed)} cannot change when resuming: the run keeps its settings")
-        tensors, state = ckpt.load_checkpoint(run_dir)
-        config = state["config"]
-        if overrides.get("snap_kimg") is not None:
-            config["training"]["snap_kimg"] = overrides["snap_kimg"]
-    else:
-        if ckpt.has_checkpoint(run_dir):
-            raise InputError(f"{run_dir} already holds a training run: resume it or choose another folder")
-        config = build_config(preset, **overrides)
-        tensors, state = None, None
-    if total_kimg is not None:
-        config["training"]["total_kimg"] = float(total_kimg)
+    config, tensors, state = open_run(run_dir, resume, total_kimg, overrides, ("snap_kimg",),
+                                      lambda: build_config(preset, **overrides))
     t = config["training"]
     run = _Run(config, dev, resolve_precision(precision, dev))
     if state is not None:
