@@ -42,6 +42,8 @@ def register(sub) -> None:
                    help="decoder: spread of nuisances' codes, 0 pins one to its median (e.g. tilt=0,shift_x=0)")
     p.add_argument("--part-weight", type=float, default=None,
                    help="decoder: extra loss weight on eyes, mouth, earrings and cheeks (default 0; may change on --resume)")
+    p.add_argument("--centred", choices=["yes", "no"], default=None,
+                   help="decoder: train the style affines on w - w_avg (default yes; may change on --resume)")
     p.add_argument("--low-res-kimg", type=float, default=None,
                    help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
@@ -105,7 +107,8 @@ def run_decoder(args) -> int:
                         device="cpu" if args.device == "auto" else args.device, workers=args.workers,
                         command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
-                        spread=spread, part_weight=args.part_weight)
+                        spread=spread, part_weight=args.part_weight,
+                        centred=None if args.centred is None else args.centred == "yes")
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:

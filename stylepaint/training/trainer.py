@@ -279,12 +279,12 @@ def build_config(preset: str | dict = "default", **overrides) -> dict:
     return config
 
 
-def _write_outputs(run, run_dir: Path, max_shard_bytes: int, samples: bool) -> Path:
+def _write_outputs(run, run_dir: Path, max_shard_bytes: int, samples: bool, G_ema=None) -> Path:
     """Checkpoint of ``run`` (anything with ``tensors_and_state()`` and ``G_ema``), the generator
-    in the project's format, and the 8x8 sample sheet."""
+    in the project's format (``G_ema``, default ``run.G_ema``), and the 8x8 sample sheet."""
     tensors, state = run.tensors_and_state()
     path = ckpt.save_checkpoint(run_dir, tensors, state, max_shard_bytes=max_shard_bytes)
-    G_ema = copy.deepcopy(run.G_ema).cpu().float()
+    G_ema = copy.deepcopy(run.G_ema if G_ema is None else G_ema).cpu().float()
     save_generator(G_ema, run_dir / "G_ema.safetensors")
     if samples:
         from PIL import Image
