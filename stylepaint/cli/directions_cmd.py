@@ -20,7 +20,15 @@ def register(sub) -> None:
     b.add_argument("--k", type=float, default=5.0, help="perturbation in stds (default 5)")
     b.add_argument("--stats", type=int, default=10_000, help="samples for StyleSpace mean/std (default 10000)")
     b.add_argument("--seed", type=int, default=0, help="seed of the statistics and images (default 0)")
-    b.add_argument("--batch", type=int, default=None, help="perturbed images per forward (default 256 CPU, 1024 CUDA)")
+    b.add_argument("--batch", type=int, default=None,
+                   help="perturbed images per forward (default: as many as fit the memory budget, at most 256 CPU, "
+                        "1024 CUDA)")
+    b.add_argument("--memory", default=None, metavar="SIZE",
+                   help="memory budget of the build, e.g. 6G or 30%% (default 25%% of RAM; never more than is free)")
+    b.add_argument("--method", choices=("finite", "linear"), default="finite",
+                   help="finite: the recipe's finite differences; linear: derivatives (one backward pass per CLIP "
+                        "dimension) where they are cheaper and agree with sampled finite differences, finite "
+                        "differences elsewhere (default finite)")
     b.add_argument("--full-resolution", action="store_true",
                    help="render every perturbation at full resolution instead of stopping at CLIP's input size")
     b.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
@@ -36,14 +44,18 @@ def run(args) -> int:
     from stylepaint.clip import load_clip
     from stylepaint.directions import BuildParams, build, default_clip_for
     from stylepaint.engine.checkpoints import resolve_device
+    from stylepaint.engine.memory_budget import MemoryBudget
 
+    budget = MemoryBudget.parse(args.memory)
     params = BuildParams(n_images=args.images, k=args.k, n_stats=args.stats, seed=args.seed,
-                         early_stop=not args.full_resolution)
+                         early_stop=not args.full_resolution, method=args.method)
     G = stylepaint.load_generator(args.model, resolve_device(args.device))
     spec = args.clip or default_clip_for(G)
     clip = load_clip(spec, device=G.device, download=args.download)
+    if args.batch is None:
+        print(f"memory budget {budget.describe(G.device)}", file=sys.stderr)
     started = time.perf_counter()
-    job = build(G, clip, params, batch_size=args.batch, use_cache=not args.rebuild)
+    job = build(G, clip, params, batch_size=args.batch, use_cache=not args.rebuild, budget=budget)
     bar = None
     info = None
     try:
@@ -74,6 +86,8 @@ def run(args) -> int:
     cos = rel.meta.get("early_stop_check_cos")
     stop = ("" if cos is None else
             f"; early stop {'used' if rel.meta.get('early_stop_used') else 'not used'} (sampled rows agree to {cos:.3f})")
-    print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how}{stop} "
+    lin = "".join(f"; {g['layers'][0]}..{g['layers'][-1]} {'linear' if g['used'] else 'finite (linear rejected)'}"
+                  f" (sampled rows agree to {g['cos']:.3f})" for g in rel.meta.get("linear", []))
+    print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how}{stop}{lin} "
           f"(key {info['key']})")
     return 0

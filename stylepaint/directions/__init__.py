@@ -9,7 +9,8 @@
 from stylepaint.directions.cache import build, cache_key, cached, generator_id, run
 from stylepaint.directions.editor import Editor, apply_steps, edit_shift
 from stylepaint.directions.pairing import default_clip_for, default_neutral_for, open_editor
-from stylepaint.directions.precompute import BuildParams, relevance_job
+from stylepaint.directions.job import relevance_job
+from stylepaint.directions.precompute import BuildParams
 from stylepaint.directions.relevance import Relevance
 
 

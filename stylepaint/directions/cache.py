@@ -21,7 +21,8 @@ from pathlib import Path
 import torch
 
 from stylepaint import paths
-from stylepaint.directions.precompute import BuildParams, new_relevance, relevance_job
+from stylepaint.directions.job import relevance_job
+from stylepaint.directions.precompute import BuildParams, new_relevance
 from stylepaint.directions.relevance import Relevance
 from stylepaint.errors import Cancelled, FileError, StylepaintError
 from stylepaint.safe_read import open_regular
@@ -146,12 +147,14 @@ def cached(G, clip, params: BuildParams | None = None) -> Relevance | None:
     return None
 
 
-def build(G, clip, params: BuildParams | None = None, batch_size: int | None = None, use_cache: bool = True):
+def build(G, clip, params: BuildParams | None = None, batch_size: int | None = None, use_cache: bool = True,
+          budget=None):
     """Job: yield progress dicts while computing (or loading) the relevance; the last one has it.
 
     Every dict has done/total/message and ``relevance`` (usable at once: unfinished layers
     have zero rows), and ``rebuild_reason``: why a cached file was not used (None if there was none). The last dict also has ``finished: True`` and ``cached`` (loaded from
-    disk). Closing the generator early saves the finished layers so the next build of the
+    disk). ``budget``: an ``engine.memory_budget.MemoryBudget`` the batches keep within when
+    ``batch_size`` is None (default a quarter of RAM). Closing the generator early saves the finished layers so the next build of the
     same key resumes after the last finished layer. Any error leaves the cache untouched.
     """
     params = params or BuildParams()
@@ -176,7 +179,7 @@ def build(G, clip, params: BuildParams | None = None, batch_size: int | None = N
     layers_at_start = sum(rel.done)
     completed = False
     try:
-        for i, info in enumerate(relevance_job(G, clip, params, rel, batch_size)):
+        for i, info in enumerate(relevance_job(G, clip, params, rel, batch_size, budget)):
             info.update(key=key, resumed=resumed, finished=False, cached=False, rebuild_reason=reason)
             if reason and i == 0:
                 info["message"] = f"rebuilding the directions because {reason}; {info.get('message', '')}"

@@ -14,14 +14,20 @@ over images and normalised: row c of R. What makes it fast, without changing the
   chunk; only the perturbed block and those after it run for the perturbations.
 - **Batching**: many (image, channel, sign) perturbations go through one forward.
 - **CUDA**: channels-last feature maps and fp16 autocast for CLIP.
+- **Memory bounded**: unless a batch is given, each layer's batch is the most perturbed
+  images whose estimated peak fits the memory budget (``engine.memory_budget``; default a
+  quarter of RAM, never more than is free).
 
-``relevance_job`` is a generator yielding progress dicts; the ``Relevance`` it fills is
-usable at any time (finished layers only), and it can start from a partial result.
+``method="linear"`` computes the same rows from derivatives instead of differences where
+that is cheaper and checked to agree (``directions/linear.py``).
+
+``directions.job.relevance_job`` drives these pieces: a generator yielding progress dicts;
+the ``Relevance`` it fills is usable at any time (finished layers only), and it can start
+from a partial result.
 """
 
 from __future__ import annotations
 
-import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, replace
 
@@ -29,11 +35,13 @@ import torch
 
 from stylepaint.directions.relevance import Relevance
 from stylepaint.directions.stats import style_statistics
+from stylepaint.engine.memory_budget import MemoryBudget, clip_bytes, model_bytes, synthesis_bytes
 from stylepaint.errors import InputError
 
 
 EARLY_STOP_MIN_COS = 0.98     # sampled rows must agree this well for the early stop to be used
 EARLY_STOP_SAMPLES = 8        # channels sampled for that check
+EARLY_STOP_IMAGES = 4         # on the first images only: full-resolution renders of big models cost seconds
 
 
 @dataclass(frozen=True)
@@ -47,17 +55,46 @@ class BuildParams:
     truncation_psi: float = 1.0  # truncation of the N images
     noise_mode: str = "const"
     early_stop: bool = True      # stop synthesis at the CLIP input resolution
+    method: str = "finite"       # "finite": the recipe's differences; "linear": derivatives where faithful
 
     def __post_init__(self):
         if self.n_images < 1 or self.n_stats < 2 or self.k <= 0:
             raise InputError("direction build needs n_images >= 1, n_stats >= 2 and k > 0")
+        if self.method not in METHODS:
+            raise InputError(f"the direction build method must be one of {', '.join(METHODS)}, not {self.method!r}")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields that key the cache (the default method is left out: older caches stay valid)."""
+        out = asdict(self)
+        if out["method"] == "finite":
+            del out["method"]
+        return out
+
+
+METHODS = ("finite", "linear")
+MAX_BATCH = {"cuda": 1024, "cpu": 256}    # perturbed images per forward: more does not go faster
 
 
 def default_batch_size(device) -> int:
-    return 1024 if torch.device(device).type == "cuda" else 256
+    return MAX_BATCH["cuda" if torch.device(device).type == "cuda" else "cpu"]
+
+
+def layer_span(G, clip, layer, params: BuildParams) -> tuple[int, int]:
+    """(index of the layer's block, index of the last block a perturbation of it runs to)."""
+    block_index = G.synthesis.block_resolutions.index(layer.resolution)
+    return block_index, max(stop_block(G, clip.input_resolution, params.early_stop), block_index)
+
+
+def unit_rows(x: torch.Tensor) -> torch.Tensor:
+    return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
+
+
+def finite_batch(G, clip, layer, params: BuildParams, budget: MemoryBudget | None = None) -> int:
+    """Perturbed images per forward for ``layer`` that keep the estimated peak within the budget."""
+    start, last = layer_span(G, clip, layer, params)
+    per_item = synthesis_bytes(G, max(start - 1, 0), last + 1) + clip_bytes(clip)
+    fixed = model_bytes(G, clip.model)
+    return (budget or MemoryBudget()).batch(per_item, fixed, G.device, cap=default_batch_size(G.device))
 
 
 def stop_block(G, clip_resolution: int, early_stop: bool = True) -> int:
@@ -90,7 +127,7 @@ def new_relevance(G, clip, params: BuildParams, meta: dict | None = None) -> Rel
     return empty_relevance(G, mean, std, clip.embed_dim, meta or {})
 
 
-def _encode(clip, images: torch.Tensor) -> torch.Tensor:
+def encode(clip, images: torch.Tensor) -> torch.Tensor:
     on_cuda = images.device.type == "cuda"
     with torch.autocast("cuda", dtype=torch.float16) if on_cuda else nullcontext():
         return clip.encode_images(images).float()
@@ -101,8 +138,7 @@ def layer_rows(G, clip, styles0: dict, layer, mean: torch.Tensor, std: torch.Ten
                batch_size: int, channels: range | None = None):
     """Yield (channels finished so far, rows [C_l, D] or None); the last item carries the rows."""
     synth = G.synthesis
-    block_index = synth.block_resolutions.index(layer.resolution)
-    last = max(stop_block(G, clip.input_resolution, params.early_stop), block_index)
+    block_index, last = layer_span(G, clip, layer, params)
     needed = [l.name for l in G.style_layers
               if block_index <= synth.block_resolutions.index(l.resolution) <= last]
     offset = sum(l.channels for l in G.style_layers[:G.style_layers.index(layer)])
@@ -133,21 +169,19 @@ def layer_rows(G, clip, styles0: dict, layer, mean: torch.Tensor, std: torch.Ten
             x = None if x_in is None else x_in.repeat(reps, 1, 1, 1)
             img = None if img_in is None else img_in.repeat(reps, 1, 1, 1)
             _, out = synth.run_blocks(batch, params.noise_mode, block_index, last + 1, x=x, img=img)
-            emb = _encode(clip, out).view(2, len(cs), m, -1)
-            diff = emb[0] - emb[1]
-            diff = diff / diff.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-            sums[j0:j0 + len(cs)] += diff.sum(dim=1)
+            emb = encode(clip, out).view(2, len(cs), m, -1)
+            sums[j0:j0 + len(cs)] += unit_rows(emb[0] - emb[1]).sum(dim=1)
             yield (i0 * len(channels) + (j0 + len(cs)) * m) / n, None
-    rows = sums / sums.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    yield float(len(channels)), rows.float().cpu()
+    yield float(len(channels)), unit_rows(sums).float().cpu()
 
 
-def check_early_stop(G, clip, styles0: dict, mean, std, params: BuildParams, batch_size: int,
-                     samples: int = EARLY_STOP_SAMPLES) -> float | None:
+def check_early_stop(G, clip, styles0: dict, mean, std, params: BuildParams, batch_size: int | None = None,
+                     samples: int = EARLY_STOP_SAMPLES, budget: MemoryBudget | None = None) -> float | None:
     """Mean cosine between early-stopped and full-resolution rows of sampled channels.
 
     None when the early stop would change nothing (CLIP's input >= the generator's output).
-    Channels are spread evenly over the layers that sit at or below the stop block.
+    Channels are spread evenly over the layers that sit at or below the stop block; rows are
+    computed on the first ``EARLY_STOP_IMAGES`` images (both ways on the same ones).
     """
     stop = stop_block(G, clip.input_resolution, True)
     if stop == len(G.synthesis.block_resolutions) - 1:
@@ -157,55 +191,13 @@ def check_early_stop(G, clip, styles0: dict, mean, std, params: BuildParams, bat
     pool = [(l, c) for l in layers for c in range(l.channels)]
     picks = [pool[round(i * (len(pool) - 1) / max(samples - 1, 1))] for i in range(min(samples, len(pool)))]
     full = replace(params, early_stop=False)
+    styles0 = {name: s[:EARLY_STOP_IMAGES] for name, s in styles0.items()}
     cosines = []
     for layer, c in picks:
         rows = []
         for variant in (params, full):
-            *_, (_, r) = layer_rows(G, clip, styles0, layer, mean, std, variant, batch_size, range(c, c + 1))
+            batch = batch_size or finite_batch(G, clip, layer, variant, budget)
+            *_, (_, r) = layer_rows(G, clip, styles0, layer, mean, std, variant, batch, range(c, c + 1))
             rows.append(r[0])
         cosines.append(float(rows[0] @ rows[1]))
     return sum(cosines) / len(cosines)
-
-
-def relevance_job(G, clip, params: BuildParams, rel: Relevance, batch_size: int | None = None):
-    """Fill ``rel`` layer by layer (skipping layers already done); yield progress dicts.
-
-    Each dict: done/total (channels), layer, layers_done/layers_total, message, relevance
-    (the live, partially filled result). Stopping the iteration (``close()``) leaves every
-    finished layer in ``rel``.
-    """
-    batch_size = batch_size or default_batch_size(G.device)
-    styles0 = image_styles(G, params)
-    todo = [l for l in G.style_layers if not l.is_torgb]
-    total = sum(l.channels for l in todo)
-    finished = {name for name, d in zip(rel.layers, rel.done) if d}
-    done = sum(l.channels for l in todo if l.name in finished)
-    offsets = rel.offsets()
-    started = time.perf_counter()
-
-    def progress(layer_name, done_now, message):
-        return {"done": done_now, "total": total, "layer": layer_name,
-                "layers_done": sum(1 for l in todo if l.name in finished), "layers_total": len(todo),
-                "elapsed_s": time.perf_counter() - started, "message": message, "relevance": rel}
-
-    yield progress(None, done, f"{len(finished)}/{len(todo)} layers already done")
-    if params.early_stop and "early_stop_used" not in rel.meta:
-        cos = check_early_stop(G, clip, styles0, rel.mean, rel.std, params, batch_size)
-        rel.meta["early_stop_check_cos"] = cos
-        rel.meta["early_stop_used"] = cos is not None and cos >= EARLY_STOP_MIN_COS
-        yield progress(None, done, "early stop: " + ("not needed" if cos is None else
-                                                     f"sampled rows agree to {cos:.3f}, "
-                                                     f"{'used' if rel.meta['early_stop_used'] else 'full resolution'}"))
-    run_params = replace(params, early_stop=bool(params.early_stop and rel.meta.get("early_stop_used", False)))
-    for layer in todo:
-        if layer.name in finished:
-            continue
-        for partial, rows in layer_rows(G, clip, styles0, layer, rel.mean, rel.std, run_params, batch_size):
-            if rows is None:
-                yield progress(layer.name, done + partial, f"{layer.name}")
-        start, stop = offsets[layer.name]
-        rel.R[start:stop] = rows
-        rel.done[rel.layers.index(layer.name)] = True
-        finished.add(layer.name)
-        done += layer.channels
-        yield progress(layer.name, done, f"{layer.name} done")
