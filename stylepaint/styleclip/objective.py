@@ -54,8 +54,10 @@ class Objective:
         self.neutral = None if neutral is None or not str(neutral).strip() else clean_prompt(neutral)
         self.layers = layers
         self.weights = weights or LossWeights()
-        self.target = clip.text.embed(self.prompt).to(clip.device)
-        self.direction = (clip.text.direction(self.prompt, self.neutral).to(clip.device)
+        # clones: the text cache may hold tensors a render made under inference mode, which
+        # autograd refuses to save (the editor optimizes after rendering the same prompt)
+        self.target = clip.text.embed(self.prompt).clone().to(clip.device)
+        self.direction = (clip.text.direction(self.prompt, self.neutral).clone().to(clip.device)
                           if self.neutral is not None else None)
         self.mask = stylespace.group_mask(G.style_layers, G.img_resolution, layers).to(G.device).float()
         self.resolution = min(G.img_resolution, clip.input_resolution)
