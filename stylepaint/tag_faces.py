@@ -115,3 +115,29 @@ def faces_from_tags(
     best = scores.argsort(descending=True)[:count]
     yield {"done": len(candidates), "total": len(candidates), "message": "done", "method": "CLIP search",
            "z": candidates[best], "scores": scores[best]}
+
+
+@torch.no_grad()
+def render_faces(G, z, truncation: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Latents ``z`` [N, z_dim] -> (ws [N, num_ws, w_dim] float32, images [N, H, W, 3] uint8),
+    rendered with constant noise (what the editor shows for the same ws)."""
+    z = torch.as_tensor(z).float().to(G.device)
+    ws = G.mapping(z, truncation_psi=truncation)
+    img = G.synthesis(ws, noise_mode="const").float().clamp(-1, 1)
+    images = ((img + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    return ws.float().cpu().numpy(), images
+
+
+@torch.no_grad()
+def read_tags(images: np.ndarray, oracle=None) -> list[dict[str, str]]:
+    """The value of every vocabulary group the oracle reads on each of ``images`` ([N, H, W, 3]
+    uint8 or one [H, W, 3]); ``oracle`` defaults to the shipped one."""
+    from stylepaint.portraits.oracle import load_oracle
+
+    arr = np.asarray(images)
+    if arr.ndim == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[-1] < 3:
+        raise InputError(f"read_tags needs [N, H, W, 3] pictures, got shape {list(arr.shape)}")
+    x = torch.from_numpy(np.ascontiguousarray(arr[..., :3])).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return (oracle or load_oracle()).labels(x)

@@ -25,12 +25,11 @@ def register(sub) -> None:
 
 def run(args) -> int:
     import numpy as np
-    import torch
 
     from stylepaint.engine.checkpoints import load_generator
     from stylepaint.errors import InputError
     from stylepaint.imagefiles import save_png
-    from stylepaint.tag_faces import faces_from_tags, parse_tags
+    from stylepaint.tag_faces import faces_from_tags, parse_tags, render_faces
     from stylepaint.training.sheets import tile
 
     if args.count < 1 or args.columns < 1:
@@ -47,15 +46,12 @@ def run(args) -> int:
     for last in faces_from_tags(G, tags, count=args.count, seed=args.seed, clip=clip, pool=args.pool,
                                 truncation=args.truncation):
         pass
-    z = last["z"].to(G.device)
-    with torch.no_grad():
-        ws = G.mapping(z, truncation_psi=args.truncation)
-        img = G.synthesis(ws, noise_mode="const").clamp(-1, 1)
-    images = ((img + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+    z = last["z"]
+    ws, images = render_faces(G, z, args.truncation)
     save_png(args.output, tile(images, min(args.columns, args.count)),
              {"model": getattr(G, "source_path", None), "model_id": G.model_id, "tags": args.tags,
               "method": last["method"], "seed": args.seed, "truncation": args.truncation})
     if args.latents:
-        np.savez(args.latents, z=z.cpu().numpy(), ws=ws.cpu().numpy())
+        np.savez(args.latents, z=z.cpu().numpy(), ws=ws)
     print(f"wrote {args.output}: {args.count} faces by {last['method']}")
     return 0
