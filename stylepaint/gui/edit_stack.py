@@ -1,7 +1,8 @@
 """The edit stack: the kept edits as layers - each with its α and a thumbnail (the current
 picture where the layer acts, dimmed outside its painted region, grey while hidden), enable
-toggle, rename, reorder, delete, opacity of the selected layer - plus saving the stack as a
-recipe and applying a recipe to the current face."""
+toggle, rename, reorder, delete, opacity of the selected layer, how it is made (its method is
+shown after its α unless it is the default, global directions; the right-click menu picks
+another) - plus saving the stack as a recipe and applying a recipe to the current face."""
 
 from __future__ import annotations
 
@@ -10,11 +11,11 @@ import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QSlider, QStyledItemDelegate, QToolButton,
-    QVBoxLayout, QWidget,
+    QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QSlider, QStyledItemDelegate,
+    QToolButton, QVBoxLayout, QWidget,
 )
 
-from stylepaint.edits import EditStep
+from stylepaint.edits import METHOD_LABELS, METHODS, EditStep
 from stylepaint.gui.canvas import to_qimage
 
 THUMB = 40
@@ -52,6 +53,7 @@ class EditStack(QWidget):
     steps_changed = Signal(object, object)     # list[EditStep], active index | None
     selected = Signal(object)                  # index | None (None = back to the draft)
     opacity_changed = Signal(int, float, bool) # index, opacity 0..1, final (False while dragging)
+    method_requested = Signal(int, str)        # index, one of edits.METHODS (the window runs its job)
     save_recipe_requested = Signal()
     apply_recipe_requested = Signal()
 
@@ -66,7 +68,10 @@ class EditStack(QWidget):
         self.list.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked | QAbstractItemView.EditTrigger.EditKeyPressed)
-        self.list.setToolTip("Kept edits, applied top to bottom. Double-click to rename, drag to reorder.")
+        self.list.setToolTip("Kept edits, applied top to bottom. Double-click to rename, drag to reorder, "
+                             "right-click to change how an edit is made.")
+        self.list.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list.customContextMenuRequested.connect(self._context_menu)
         self.buttons = {}
         row = QHBoxLayout()
         row.setSpacing(2)
@@ -132,6 +137,7 @@ class EditStack(QWidget):
             item.setIcon(self._icon(step))
             item.setToolTip(f"{step.prompt}" + (f" (neutral: {step.neutral})" if step.neutral else "")
                             + f"\nα {step.alpha:+.1f}, β {step.beta:.3f}, layers {step.layers}, opacity {step.opacity:.0%}"
+                            + f"\nmethod: {step.method_label}"
                             + ("\npainted region" if step.mask else ""))
             self.list.addItem(item)
         self.list.setCurrentRow(active if active is not None else -1)
@@ -167,8 +173,27 @@ class EditStack(QWidget):
 
     @staticmethod
     def strength_text(step: EditStep) -> str:
-        """Shown after a layer's name: its α, and its opacity when below 100 %."""
-        return f"α {step.alpha:+.1f}" + (f" · {step.opacity:.0%}" if step.opacity < 1 else "")
+        """Shown after a layer's name: its α, its opacity when below 100 % and its method unless
+        it is global directions (the default)."""
+        return (f"α {step.alpha:+.1f}" + (f" · {step.opacity:.0%}" if step.opacity < 1 else "")
+                + (f" · {step.method_label}" if step.method != "directions" else ""))
+
+    def method_menu(self, row: int) -> QMenu:
+        """The right-click menu of layer ``row``: its method (checked) and the other two."""
+        menu = QMenu(self)
+        step = self._steps[row]
+        for method in METHODS:
+            again = method == step.method and method == "optimize"
+            action = menu.addAction("Optimize again for this face" if again else f"Make with {METHOD_LABELS[method]}")
+            action.setCheckable(not again)
+            action.setChecked(method == step.method and not again)
+            action.triggered.connect(lambda _=False, m=method: self.method_requested.emit(row, m))
+        return menu
+
+    def _context_menu(self, pos) -> None:
+        item = self.list.itemAt(pos)
+        if item is not None:
+            self.method_menu(self.list.row(item)).exec(self.list.viewport().mapToGlobal(pos))
 
     def active(self) -> int | None:
         row = self.list.currentRow()

@@ -18,6 +18,7 @@ from stylepaint.gui.blend_panel import BlendPanel
 from stylepaint.gui.brush_panel import BrushPanel
 from stylepaint.gui.canvas import Canvas
 from stylepaint.gui.controller import Controller
+from stylepaint.gui.edit_methods import EditMethods
 from stylepaint.gui.edit_stack import EditStack
 from stylepaint.gui.empty_state import EmptyState
 from stylepaint.gui.face_panel import FacePanel, ModelMenu
@@ -149,6 +150,7 @@ class MainWindow(QMainWindow):
             seed=self.settings["seed"], truncation=self.settings["truncation"]))
         self.actions = Actions(self, self.controller, self.store)
         self.jobs = Jobs(self, self.worker, self.job_bar)
+        self.edit_methods = EditMethods(self, self.controller, self.worker)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
         self._text_keys = TextFieldKeys(self)
@@ -173,6 +175,8 @@ class MainWindow(QMainWindow):
         self.edit_stack.steps_changed.connect(c.on_stack)
         self.edit_stack.selected.connect(c.on_select)
         self.edit_stack.opacity_changed.connect(c.on_layer_opacity)
+        self.edit_stack.method_requested.connect(self.edit_methods.request)
+        self.prompt_panel.method_requested.connect(lambda method: self.edit_methods.request(None, method))
         self.history_panel.go_to.connect(c.go_to)
         self.edit_stack.save_recipe_requested.connect(a.save_recipe)
         self.edit_stack.apply_recipe_requested.connect(a.apply_recipe)

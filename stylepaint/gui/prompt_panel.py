@@ -1,6 +1,7 @@
 """The prompt panel: target text (with history and vocabulary suggestions), optional neutral
-text, the α (strength) and β (disentanglement) sliders and the live count of channels that β
-lets the edit move."""
+text, the α (strength) and β (disentanglement) sliders, the live count of channels that β
+lets the edit move, and how the edit is made (StyleCLIP's three methods: choosing "optimized" or
+"mapper" asks the window to run that job; the edit's method changes only when the job succeeds)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from PySide6.QtWidgets import (
     QPushButton, QSlider, QToolButton, QVBoxLayout, QWidget,
 )
 
-from stylepaint.edits import LAYER_GROUPS, EditStep
+from stylepaint.edits import LAYER_GROUPS, METHOD_LABELS, METHODS, EditStep
 
 ALPHA_MAX = 10.0
 ALPHA_STEPS = 10        # slider ticks per unit of α
@@ -71,6 +72,15 @@ class _SliderRow(QWidget):
 class PromptPanel(QWidget):
     edit_changed = Signal(object, bool)    # EditStep | None, final (False while a slider drags)
     add_requested = Signal()
+    method_requested = Signal(str)         # one of edits.METHODS, picked by the user
+
+    METHOD_TIPS = {
+        "directions": "Global directions: instant, any prompt, the same change on every face",
+        "optimize": "Latent optimizer: best fidelity for this face (seconds to minutes, runs as a job); "
+                    "the layer keeps the result",
+        "mapper": "Latent mapper: trained once per prompt (minutes, runs as a job), then instant and "
+                  "specific to each face",
+    }
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -78,6 +88,7 @@ class PromptPanel(QWidget):
         self._step_mask = None
         self._step_enabled = True
         self._step_opacity = 1.0
+        self._step_made = None               # (prompt, neutral, layers, method, delta) of the shown step
         self.target = QComboBox()
         self.target.setEditable(True)
         self.target.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
@@ -106,6 +117,11 @@ class PromptPanel(QWidget):
         self.layers = QComboBox()
         self.layers.addItems(LAYER_GROUPS)
         self.layers.setToolTip("Which layers the edit may move: coarse = shape, fine = colour")
+        self.method = QComboBox()
+        for m in METHODS:
+            self.method.addItem(METHOD_LABELS[m], m)
+            self.method.setItemData(self.method.count() - 1, self.METHOD_TIPS[m], Qt.ItemDataRole.ToolTipRole)
+        self.method.setToolTip("How the prompt becomes an edit; α scales every method the same way")
         self.add_button = QPushButton(qta.icon("mdi6.layers-plus"), "Add edit")
         self.add_button.setShortcut(QKeySequence("Ctrl+Return"))
         self.add_button.setToolTip("Keep this prompt as a layer of the edit stack (Ctrl+Enter)")
@@ -133,6 +149,7 @@ class PromptPanel(QWidget):
         form.addRow("β", self.beta)
         form.addRow("", self.channels)
         form.addRow("Layers", self.layers)
+        form.addRow("Method", self.method)
         buttons = QHBoxLayout()
         buttons.addWidget(self.reset_button)
         buttons.addStretch(1)
@@ -154,6 +171,7 @@ class PromptPanel(QWidget):
         self.alpha.changed.connect(lambda v, final: self._emit(final))
         self.beta.changed.connect(lambda v, final: self._emit(final))
         self.layers.currentTextChanged.connect(lambda _: self._emit(True))
+        self.method.activated.connect(self._method_picked)
         self.add_button.clicked.connect(self._add)
         self.reset_button.clicked.connect(lambda: (self.alpha.set_value(0.0), self._emit(True)))
 
@@ -162,11 +180,30 @@ class PromptPanel(QWidget):
         text = self.target.currentText().strip()
         if not text:
             return None
+        neutral, layers = self.neutral.text().strip() or None, self.layers.currentText()
+        method, delta = "directions", None
+        made = self._step_made
+        if made is not None and made[:3] == (text, neutral, layers):
+            method, delta = made[3:]             # another prompt drops the optimizer's result
         return EditStep(
-            prompt=text, neutral=self.neutral.text().strip() or None, alpha=self.alpha.value(),
-            beta=self.beta.value(), layers=self.layers.currentText(), enabled=self._step_enabled,
-            name=self._step_name, mask=self._step_mask, opacity=self._step_opacity,
+            prompt=text, neutral=neutral, alpha=self.alpha.value(),
+            beta=self.beta.value(), layers=layers, enabled=self._step_enabled,
+            name=self._step_name, mask=self._step_mask, opacity=self._step_opacity, method=method, delta=delta,
         )
+
+    def _method_picked(self, index: int) -> None:
+        """A method chosen: the window runs its job; until it succeeds the edit keeps its own."""
+        method = self.method.itemData(index)
+        self._show_method(self._step_made[3] if self._step_made else "directions")
+        self.method_requested.emit(method)
+
+    def _show_method(self, method: str) -> None:
+        self.method.blockSignals(True)
+        self.method.setCurrentIndex(max(self.method.findData(method), 0))
+        self.method.blockSignals(False)
+        self.beta.setEnabled(method == "directions")
+        self.beta.setToolTip("β: disentanglement - only channels more relevant than β move" if method == "directions"
+                             else "β applies to global directions only")
 
     def _emit(self, final: bool) -> None:
         self._debounce.stop()
@@ -196,6 +233,7 @@ class PromptPanel(QWidget):
             self.beta.set_value(step.beta)
             self._step_name, self._step_mask, self._step_enabled = step.name, step.mask, step.enabled
             self._step_opacity = step.opacity
+            self._step_made = (step.prompt, step.neutral, step.layers, step.method, step.delta)
         else:
             if not keep_text:
                 self.target.setEditText("")
@@ -203,6 +241,8 @@ class PromptPanel(QWidget):
             self.alpha.set_value(0.0)
             self._step_name, self._step_mask, self._step_enabled = "", None, True
             self._step_opacity = 1.0
+            self._step_made = None
+        self._show_method(step.method if step is not None else "directions")
         for w in (self.target, self.neutral, self.layers):
             w.blockSignals(False)
 

@@ -48,6 +48,9 @@ DEFAULTS: dict[str, tuple] = {
     "export_format":   ("png", lambda v: v in ("png", "jpeg", "webp", "tiff")),
     "export_quality":  (92, lambda v: isinstance(v, int) and 1 <= v <= 100),
     "export_dir":      ("", lambda v: isinstance(v, str)),
+    "optimize_steps":  (40, lambda v: isinstance(v, int) and 1 <= v <= 2000),            # latent optimizer (issue 17)
+    "mapper_steps":    (2000, lambda v: isinstance(v, int) and 1 <= v <= 100000),        # latent mapper training
+    "mapper_minutes":  (5.0, lambda v: isinstance(v, (int, float)) and 0.05 <= v <= 600),
     "history_limit":   (200, lambda v: isinstance(v, int) and 1 <= v <= 10000),
     "window_geometry": ("", lambda v: isinstance(v, str)),
     "window_state":    ("", lambda v: isinstance(v, str)),
