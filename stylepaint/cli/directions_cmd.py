@@ -35,6 +35,31 @@ def register(sub) -> None:
     b.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
     b.add_argument("--rebuild", action="store_true", help="ignore the cache (and write nothing to it)")
     b.set_defaults(func=run)
+    i = verbs.add_parser("import-styleclip", help="use StyleCLIP's published FFHQ directions (fs3.npy) for a model")
+    i.add_argument("model", help="the generator they were made for (FFHQ config-f 1024, e.g. ffhq-1024)")
+    i.add_argument("fs3", help="StyleCLIP's fs3.npy (global_torch/npy/ffhq/fs3.npy in orpatashnik/StyleCLIP)")
+    i.add_argument("--clip", default="ViT-B-32:openai", metavar="SPEC",
+                   help="the CLIP they were made with (default ViT-B-32:openai)")
+    i.add_argument("--stats", type=int, default=10_000, help="samples for StyleSpace mean/std (default 10000)")
+    i.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+    i.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
+    i.set_defaults(func=run_import)
+
+
+def run_import(args) -> int:
+    import stylepaint
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import BuildParams
+    from stylepaint.directions.styleclip_import import import_fs3
+    from stylepaint.engine.checkpoints import resolve_device
+
+    G = stylepaint.load_generator(args.model, resolve_device(args.device))
+    clip = load_clip(args.clip, device=G.device, download=args.download)
+    rel, path = import_fs3(G, clip, args.fs3, BuildParams(n_stats=args.stats))
+    moved = sum(c for c, t in zip(rel.channels, rel.torgb) if not t)
+    print(f"imported {moved} channels x {rel.clip_dim} dims from {args.fs3} for {G.source_path} with CLIP "
+          f"{args.clip}: {path}")
+    return 0
 
 
 def run(args) -> int:
