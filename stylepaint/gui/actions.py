@@ -76,11 +76,16 @@ class Actions:
         meta = result.get("metadata") or {}
         state, arrays = self.c.state.to_favorite(ws=meta.get("ws"), model_id=meta.get("model_id"),
                                                  shifts=meta.get("shifts"))
-        thumb = Image.fromarray(result["image"]).resize((128, 128), Image.Resampling.LANCZOS)
-        buf = io.BytesIO()
-        thumb.save(buf, "PNG")
         steps = self.c.state.applied_edits()
         name = name or (", ".join(s.label for s in steps if s.alpha) or f"Seed {self.c.state.seed}")
+        return self.keep_favorite(name, state, arrays, result["image"])
+
+    @reported
+    def keep_favorite(self, name: str, state: dict, arrays: dict, image):
+        """Store a favorite (``EditorState.to_favorite``'s form) with a thumbnail of ``image``."""
+        thumb = Image.fromarray(np.asarray(image)).resize((128, 128), Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        thumb.save(buf, "PNG")
         fav = self.store.add(name, state, arrays, buf.getvalue())
         self.reload_favorites()
         self.w.show_message(f"Added “{fav.name}” to favorites.", "info")

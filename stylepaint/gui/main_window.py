@@ -22,6 +22,7 @@ from stylepaint.gui.edit_methods import EditMethods
 from stylepaint.gui.edit_stack import EditStack
 from stylepaint.gui.empty_state import EmptyState
 from stylepaint.gui.face_panel import FacePanel, ModelMenu
+from stylepaint.gui.face_search import FaceSearch
 from stylepaint.gui.favorites_dock import FavoritesDock
 from stylepaint.gui.history_panel import HistoryPanel
 from stylepaint.gui.job_bar import JobBar
@@ -33,6 +34,7 @@ from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
 from stylepaint.gui.state import EditorState
+from stylepaint.gui.tag_faces_panel import TagFacesPanel
 from stylepaint.gui.text_keys import TextFieldKeys
 from stylepaint.gui.worker import RenderWorker
 
@@ -41,6 +43,16 @@ def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
     dock.setObjectName(name)
     dock.setWidget(widget)
     return dock
+
+
+def _vocabulary_groups() -> dict | None:
+    """Group -> (label, values) of the portrait vocabulary (a data file); None when unreadable."""
+    try:
+        from stylepaint.portraits.vocabulary import load_spec
+
+        return {g: (info.get("label", g), list(info["values"])) for g, info in load_spec()["groups"].items()}
+    except (ImportError, OSError, KeyError, ValueError, TypeError):
+        return None
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:
@@ -82,6 +94,8 @@ class MainWindow(QMainWindow):
         self.history_panel = HistoryPanel()
         self.blend_panel = BlendPanel()
         self.morph_panel = MorphPanel()
+        self.tag_faces_panel = TagFacesPanel()
+        self.tag_faces_panel.set_groups(_vocabulary_groups())
         self.favorites_dock = FavoritesDock(self)
         self.job_bar = JobBar()
         self.stack = QStackedWidget()
@@ -110,6 +124,7 @@ class MainWindow(QMainWindow):
             "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
             "morph": _dock("Morph", "morphDock", self.morph_panel, self),
             "brush": _dock("Brush", "brushDock", self.brush_panel, self),
+            "tags": _dock("Faces from tags", "tagFacesDock", self.tag_faces_panel, self),
             "history": _dock("History", "historyDock", self.history_panel, self),
             "favorites": self.favorites_dock,
         }
@@ -120,6 +135,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.docks["blend"])
         self.tabifyDockWidget(self.docks["blend"], self.docks["morph"])
         self.tabifyDockWidget(self.docks["morph"], self.docks["brush"])
+        self.tabifyDockWidget(self.docks["brush"], self.docks["tags"])
         self.docks["blend"].raise_()
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.favorites_dock)
         self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
@@ -151,6 +167,7 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self, self.controller, self.store)
         self.jobs = Jobs(self, self.worker, self.job_bar)
         self.edit_methods = EditMethods(self, self.controller, self.worker)
+        self.face_search = FaceSearch(self, self.controller, self.tag_faces_panel)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
         self._text_keys = TextFieldKeys(self)
