@@ -24,6 +24,7 @@ from stylepaint.engine import stylespace
 from stylepaint.engine.blending import blend_streams, default_from_layer
 from stylepaint.engine.checkpoints import load_generator, resolve_device
 from stylepaint.engine.networks import Generator
+from stylepaint.engine.prefix_cache import PrefixCache
 from stylepaint.errors import InputError, StylepaintError
 
 
@@ -78,6 +79,7 @@ class Renderer:
         self.build_directions = build_directions
         self.direction_params = direction_params   # a directions.BuildParams; None = the recipe's defaults
         self._lock = threading.RLock()             # renders and long jobs (own thread) share the caches
+        self._prefix = PrefixCache()               # blocks of the last renders, reused while a slider moves
 
     # ------------------------------------------------------------------ caches
     def generator(self, model=None, device="cpu") -> Generator:
@@ -108,6 +110,7 @@ class Renderer:
         with self._lock:
             for key in [k for k in self._generators if k[0] == (str(model) if model is not None else None)]:
                 del self._generators[key]
+            self._prefix.clear()
 
     def editor(self, G: Generator, clip: str | None):
         """The text editor (CLIP + global directions) for this generator, cached.
@@ -259,16 +262,18 @@ class Renderer:
             from_layer = blend.get("from_layer") or from_layer
         timings["edit_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
+        reused = 0
         if layers:
             image = blend_streams(G, styles, layers, from_layer, noise_mode)
             region_masks = [m for st, m in layers[:len(region_steps)]]
             if region_masks and not blend:
                 image = composite_regions(G.synthesis_from_styles(styles, noise_mode), image, region_masks)
-        else:
+        else:   # a preview is the skip image of the first block that reaches preview_size
             max_res = preview_size if preview_size and preview_size < G.img_resolution else None
-            image = G.synthesis_from_styles(styles, noise_mode, max_resolution=max_res)
+            image, reused = self._prefix.synthesize(G, styles, noise_mode, max_resolution=max_res)
         timings["synthesis_ms"] = (time.perf_counter() - t) * 1e3
         extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None, "shifts": shifts,
+                 "reused_blocks": reused,
                  "preview": image.shape[-1] < G.img_resolution, "prompt_checks": list(checks.values())}
         if want_heatmap:
             plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
