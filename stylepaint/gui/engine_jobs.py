@@ -8,7 +8,7 @@ Closing one (cancel) stops it between steps: nothing is returned, nothing is sav
 * ``optimize_edit_job``: the latent optimizer for the current face -> the edit's StyleSpace Δ.
 * ``mapper_edit_job``: reuse this prompt's cached latent mapper, or train and cache one.
 * ``tag_faces_job``: faces from tags (portrait code or CLIP search) -> ws and thumbnails.
-* ``read_face_job``: the oracle's reading of each vocabulary group on a picture.
+* ``read_face_job``: the oracle's reading of each vocabulary group on the face without its edits.
 """
 
 from __future__ import annotations
@@ -98,9 +98,13 @@ def tag_faces_job(model, clip, device, tags, count: int = 8, seed: int = 0, trun
     return {"ws": ws, "images": images, "method": last["method"], "model_id": G.model_id}
 
 
-def read_face_job(image):
-    """The oracle's value of every vocabulary group on ``image`` [H, W, 3] uint8."""
+@engine_job
+def read_face_job(args: dict, worker=None):
+    """The oracle's value of every vocabulary group on the picture ``render(**args)`` makes."""
     from stylepaint.tag_faces import read_tags
 
     yield {"done": 0, "total": 1, "message": "Reading the face"}
-    return read_tags(image)[0]
+    result = worker.render_fn(**args)
+    if result.get("error"):
+        raise StylepaintError(result["error"])
+    return read_tags(result["image"])[0]

@@ -30,6 +30,7 @@ from stylepaint.gui.jobs import Jobs
 from stylepaint.gui.documents import Documents
 from stylepaint.gui.menus import build_actions, fill_recent
 from stylepaint.gui.message_bar import MessageBar
+from stylepaint.gui.morph_layers import MorphLayers
 from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
@@ -46,13 +47,22 @@ def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
 
 
 def _vocabulary_groups() -> dict | None:
-    """Group -> (label, values) of the portrait vocabulary (a data file); None when unreadable."""
+    """Group -> (label, value -> phrase) of the portrait vocabulary (a data file); None when unreadable."""
     try:
         from stylepaint.portraits.vocabulary import load_spec
 
-        return {g: (info.get("label", g), list(info["values"])) for g, info in load_spec()["groups"].items()}
+        return {g: (info.get("label", g), {v: d["phrase"] for v, d in info["values"].items()})
+                for g, info in load_spec()["groups"].items()}
     except (ImportError, OSError, KeyError, ValueError, TypeError):
         return None
+
+
+def _scrolled(widget: QWidget) -> QScrollArea:
+    scroll = QScrollArea()
+    scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return scroll
 
 
 def _group(title: str, widget: QWidget) -> QGroupBox:
@@ -95,7 +105,8 @@ class MainWindow(QMainWindow):
         self.blend_panel = BlendPanel()
         self.morph_panel = MorphPanel()
         self.tag_faces_panel = TagFacesPanel()
-        self.tag_faces_panel.set_groups(_vocabulary_groups())
+        vocabulary = _vocabulary_groups()
+        self.tag_faces_panel.set_groups({g: (label, list(values)) for g, (label, values) in (vocabulary or {}).items()})
         self.favorites_dock = FavoritesDock(self)
         self.job_bar = JobBar()
         self.stack = QStackedWidget()
@@ -122,7 +133,7 @@ class MainWindow(QMainWindow):
             "controls": _dock("Face and prompt", "controlsDock", scroll, self),
             "stack": _dock("Edit stack", "stackDock", self.edit_stack, self),
             "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
-            "morph": _dock("Morph", "morphDock", self.morph_panel, self),
+            "morph": _dock("Morph", "morphDock", _scrolled(self.morph_panel), self),
             "brush": _dock("Brush", "brushDock", self.brush_panel, self),
             "tags": _dock("Faces from tags", "tagFacesDock", self.tag_faces_panel, self),
             "history": _dock("History", "historyDock", self.history_panel, self),
@@ -168,6 +179,7 @@ class MainWindow(QMainWindow):
         self.jobs = Jobs(self, self.worker, self.job_bar)
         self.edit_methods = EditMethods(self, self.controller, self.worker)
         self.face_search = FaceSearch(self, self.controller, self.tag_faces_panel)
+        self.morph_layers = MorphLayers(self, self.controller, self.morph_panel.attributes, vocabulary)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
         self._text_keys = TextFieldKeys(self)

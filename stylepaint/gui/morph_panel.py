@@ -1,10 +1,16 @@
 """The morph panel: interpolate from the current face and edits towards a favorite, in W+
-(latent) or S (StyleSpace), with a slider."""
+(latent) or S (StyleSpace), with a slider; below it, attribute morphs (``AttributeMorph``): one
+group's value moved to another, the rest kept."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QHBoxLayout, QRadioButton, QSlider, QWidget
+from PySide6.QtWidgets import (
+    QButtonGroup, QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QFrame, QHBoxLayout, QLabel, QRadioButton, QSlider,
+    QWidget,
+)
+
+from stylepaint.gui.attribute_morph import AttributeMorph
 
 
 class MorphPanel(QWidget):
@@ -42,6 +48,14 @@ class MorphPanel(QWidget):
         form.addRow("Towards", self.target)
         form.addRow("Amount", t_row)
         form.addRow("Space", space_row)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        form.addRow(line)
+        heading = QLabel("<b>Attributes</b>: morph one, keep the rest")
+        heading.setWordWrap(True)
+        form.addRow(heading)
+        self.attributes = AttributeMorph()
+        form.addRow(self.attributes)
 
         self.enabled.toggled.connect(lambda _: self._emit(True))
         self.target.currentIndexChanged.connect(lambda _: self._emit(True))

@@ -1,0 +1,87 @@
+"""Attribute morphs kept as edit layers (issue 13): the Morph panel's attribute rows write
+layers of the edit stack and read them back, so a morph is one more replayable ``EditStep``.
+
+A morph of a group from value a to value b is the global direction from a's phrase to b's
+("brown hair" -> "red hair"; from the model's neutral text while the face's value is unknown):
+the default model's W snaps categories, but StyleSpace directions move the picture smoothly
+and only along the text's difference, so the rest of the face stays. The slider's t is
+α / END_ALPHA (for a layer switched to the optimizer or a mapper, whose α = 1 is its result,
+t is α itself). Any layer whose prompt and neutral text are one group's phrases is shown as
+that group's morph.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject
+
+from stylepaint.edits import EditStep
+from stylepaint.gui.attribute_morph import UNKNOWN
+from stylepaint.gui.engine_jobs import read_face_job
+
+END_ALPHA = 6.0       # α at the slider's right end (global directions)
+
+
+def end_alpha(step: EditStep) -> float:
+    return END_ALPHA if step.method == "directions" else 1.0
+
+
+class MorphLayers(QObject):
+    def __init__(self, window, controller, widget, groups: dict[str, tuple[str, dict[str, str]]] | None):
+        """``groups``: group -> (label, value -> phrase)."""
+        super().__init__(window)
+        self.w, self.c, self.widget = window, controller, widget
+        self.groups = groups or {}
+        widget.set_groups({g: (label, list(phrases)) for g, (label, phrases) in self.groups.items()})
+        widget.morph_changed.connect(self.on_morph)
+        widget.read_requested.connect(self.read)
+        controller.state_changed.connect(lambda state: widget.set_morphs(self.morphs(state.edits)))
+
+    def match(self, step: EditStep) -> tuple[str, str | None, str] | None:
+        """(group, from value | None, to value) when ``step`` is a morph of one group."""
+        for group, (_, phrases) in self.groups.items():
+            values = {p: v for v, p in phrases.items()}
+            if step.prompt in values and (step.neutral is None or step.neutral in values):
+                return group, values.get(step.neutral), values[step.prompt]
+        return None
+
+    def morphs(self, edits) -> dict[str, tuple[str | None, str, float]]:
+        """Group -> (from, to, t) of the first morph layer of each group."""
+        out = {}
+        for step in edits:
+            m = self.match(step)
+            if m is not None and m[0] not in out:
+                out[m[0]] = (m[1], m[2], step.alpha / end_alpha(step))
+        return out
+
+    def _index(self, edits, group: str) -> int | None:
+        return next((i for i, s in enumerate(edits) if (self.match(s) or ("",))[0] == group), None)
+
+    def on_morph(self, group: str, source, target, t: float, final: bool) -> None:
+        s = self.c.state
+        edits, i = list(s.edits), self._index(s.edits, group)
+        if target is None:
+            if i is not None:
+                del edits[i]
+                self.c.change(s.with_(edits=tuple(edits), active=None))
+            return
+        label, phrases = self.groups[group]
+        prompt = phrases[target]
+        neutral = phrases[source] if source is not None and source != target else None
+        if i is not None and (edits[i].prompt, edits[i].neutral) == (prompt, neutral):
+            edits[i] = edits[i].with_(alpha=round(t * end_alpha(edits[i]), 4))
+        else:
+            step = EditStep(prompt, neutral, alpha=round(t * END_ALPHA, 4), beta=float(self.c.settings["beta"]),
+                            name=f"{label}: {source or UNKNOWN} → {target}")
+            if i is None:
+                edits.append(step)
+            else:
+                edits[i] = step
+        self.c.change(s.with_(edits=tuple(edits)), drag_key=f"morph:{group}", final=final)
+
+    def read(self) -> int | None:
+        """Read the current picture's values with the oracle (a job): the "from" of new morphs."""
+        if self.c.result is None:
+            self.w.show_message("Open a model first: there is no face to read.", "warning")
+            return None
+        args = self.c.render_args(before=True)             # the face itself, without its edits
+        return self.w.run_job(read_face_job, "Reading the face", args, on_done=self.widget.set_face_values)
