@@ -3,7 +3,10 @@
 - ``--scene stack`` (docs/screenshot.png): a few favorites, two stacked edits, the before/after split;
 - ``--scene photo`` (docs/screenshot-photo.png): a photo opened (inverted) and being edited;
 - ``--scene brush`` (docs/screenshot-brush.png): a region painted with the brush, its overlay shown;
-- ``--scene export`` (docs/screenshot-export.png): the export dialog over the window.
+- ``--scene export`` (docs/screenshot-export.png): the export dialog over the window;
+- ``--scene methods`` (docs/screenshot-methods.png): layers made with the optimizer and a mapper, one optimizing;
+- ``--scene tags`` (docs/screenshot-tags.png): the Faces from tags panel with a grid of found faces;
+- ``--scene morph`` (docs/screenshot-morph.png): attribute morph sliders, two of them in the stack.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py --scene brush
@@ -185,7 +188,72 @@ def scene_export(w, app, settle, args):
     return screen.grabWindow(0, frame.x(), frame.y(), frame.width(), frame.height())
 
 
-SCENES = {"stack": scene_stack, "photo": scene_photo, "brush": scene_brush, "export": scene_export}
+def _wait_jobs(w, settle) -> None:
+    while w.worker.running_jobs():
+        settle(0.3)
+    settle(0.5)
+
+
+def scene_methods(w, app, settle, args):
+    from PySide6.QtCore import Qt
+
+    c = w.controller
+    c.on_seed(3)
+    w.settings["optimize_steps"], w.settings["mapper_steps"] = 20, 40
+    for i, (target, ticks, method) in enumerate((("curly hair", 25, "optimize"), ("a smiling face", 0, "mapper"))):
+        _prompt(w, settle, target, "", ticks, keep=True)
+        w.edit_methods.request(i, method)
+        _wait_jobs(w, settle)
+        w.prompt_panel.alpha.spin.setValue(0.3)             # the fixture's random generator moves a lot
+        settle()
+    _prompt(w, settle, "red hair", "", 20, keep=True)
+    w.settings["optimize_steps"] = 2000
+    job = w.edit_methods.request(2, "optimize")                # caught while it runs: progress and cancel
+    w.edit_stack.list.scrollToTop()
+    w.resizeDocks([w.docks["stack"]], [330], Qt.Orientation.Vertical)   # room for the three layers
+    w.message_bar.clear()
+    end = time.time() + 4                                         # settle() would wait for the job
+    while time.time() < end or "step" not in w.job_bar.label.text():
+        app.processEvents()
+        time.sleep(0.01)
+    shot = w.grab()
+    w.worker.cancel_job(job)
+    _wait_jobs(w, settle)
+    return shot
+
+
+def scene_tags(w, app, settle, args):
+    w.show_panel("tags")
+    panel = w.tag_faces_panel
+    panel.free.setText("red hair, glasses")                  # the fixture has no portrait code: CLIP route
+    panel.find.click()
+    _wait_jobs(w, settle)
+    panel.grid.itemClicked.emit(panel.grid.item(2))
+    w.message_bar.clear()
+    settle(1.5)
+    return w.grab()
+
+
+def scene_morph(w, app, settle, args):
+    c = w.controller
+    c.on_seed(3)
+    w.show_panel("morph")
+    rows = w.morph_panel.attributes.rows
+    for group, source, target, t in (("hair_color", "brown", "red", 70), ("expression", "neutral", "smiling", 45)):
+        for combo, value in ((rows[group][0], source), (rows[group][1], target)):
+            combo.setCurrentIndex(combo.findData(value))
+            combo.activated.emit(combo.currentIndex())
+        rows[group][2].setValue(t)
+        settle(0.5)
+    w.action_split.trigger()
+    w.canvas.split = 0.5
+    w.message_bar.clear()
+    settle(1.5)
+    return w.grab()
+
+
+SCENES = {"stack": scene_stack, "photo": scene_photo, "brush": scene_brush, "export": scene_export,
+          "methods": scene_methods, "tags": scene_tags, "morph": scene_morph}
 
 
 if __name__ == "__main__":

@@ -165,3 +165,17 @@ def test_cancel_leaves_the_layer_untouched(qtbot, engine, fixture_dir, tmp_path,
         assert isinstance(before.current_edit, EditStep)
     finally:
         w.worker.stop()
+
+
+def test_a_layer_not_made_with_directions_has_a_badge_on_its_thumbnail(qtbot):
+    from PySide6.QtGui import QColor, QPixmap
+
+    from stylepaint.gui.edit_stack import BADGE, THUMB, _badged
+
+    plain = QPixmap(THUMB, THUMB)
+    plain.fill(QColor("black"))
+    assert _badged(plain, "directions") is plain
+    for method in ("optimize", "mapper"):
+        image = _badged(plain, method).toImage()
+        assert image.pixelColor(2, 2) == QColor("black")
+        assert image.pixelColor(THUMB - BADGE // 2, THUMB - 2) != QColor("black")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPixmap
+from PySide6.QtGui import QBrush, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMenu, QSlider, QStyledItemDelegate,
     QToolButton, QVBoxLayout, QWidget,
@@ -19,6 +19,25 @@ from stylepaint.edits import METHOD_LABELS, METHODS, EditStep
 from stylepaint.gui.canvas import to_qimage
 
 THUMB = 40
+#: the badge drawn on the thumbnail of a layer not made with global directions
+METHOD_BADGES = {"optimize": "mdi6.target", "mapper": "mdi6.map-outline"}
+BADGE = 16
+
+
+def _badged(pixmap: QPixmap, method: str) -> QPixmap:
+    """The thumbnail with its method's badge in the lower right corner (none for directions)."""
+    if method not in METHOD_BADGES:
+        return pixmap
+    pixmap = pixmap.scaled(THUMB, THUMB)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QBrush(QColor(255, 255, 255, 230)))
+    corner = THUMB - BADGE
+    painter.drawEllipse(corner - 1, corner - 1, BADGE + 1, BADGE + 1)
+    qta.icon(METHOD_BADGES[method], color="#1565c0").paint(painter, corner, corner, BADGE, BADGE)
+    painter.end()
+    return pixmap
 
 
 def thumbnail(image: np.ndarray, mask: np.ndarray | None, enabled: bool) -> np.ndarray:
@@ -153,10 +172,12 @@ class EditStack(QWidget):
 
     def _icon(self, step: EditStep) -> QIcon:
         if self._picture is None:
-            return qta.icon("mdi6.brush" if step.mask else "mdi6.format-text")
-        image, masks = self._picture
-        mask = masks.get(step.mask) if step.mask else None
-        return QIcon(QPixmap.fromImage(to_qimage(thumbnail(image, mask, step.enabled))))
+            pixmap = qta.icon("mdi6.brush" if step.mask else "mdi6.format-text").pixmap(THUMB, THUMB)
+        else:
+            image, masks = self._picture
+            mask = masks.get(step.mask) if step.mask else None
+            pixmap = QPixmap.fromImage(to_qimage(thumbnail(image, mask, step.enabled)))
+        return QIcon(_badged(pixmap, step.method))
 
     def set_draft(self, step: EditStep | None) -> None:
         """Show the prompt panel's edit that is applied but not kept yet."""

@@ -10,7 +10,7 @@ import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import (
-    QComboBox, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu,
+    QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu,
     QPushButton, QVBoxLayout, QWidget,
 )
 
@@ -18,7 +18,7 @@ from stylepaint.gui.canvas import to_qimage
 
 ANY = "any"
 COUNT = 8
-ICON = 72
+ICON = 56
 _INDEX = Qt.ItemDataRole.UserRole
 
 
@@ -32,8 +32,9 @@ class TagFacesPanel(QWidget):
         self.seed = 0
         self.combos: dict[str, QComboBox] = {}
         self.groups_box = QWidget()
-        self.form = QFormLayout(self.groups_box)
+        self.form = QGridLayout(self.groups_box)              # two combos a row: the grid keeps the room
         self.form.setContentsMargins(0, 0, 0, 0)
+        self.form.setSpacing(3)
         self.free = QLineEdit()
         self.free.setPlaceholderText("or free text, e.g. red hair, glasses")
         self.free.setClearButtonEnabled(True)
@@ -75,17 +76,20 @@ class TagFacesPanel(QWidget):
 
     # -- state -> widget ---------------------------------------------------------------------
     def set_groups(self, groups: dict[str, tuple[str, list[str]]] | None) -> None:
-        """Group -> (label, values): one combo each, "any" first. None: free text only."""
-        while self.form.rowCount():
-            self.form.removeRow(0)
+        """Group -> (label, values): one combo each, "<label>: any" first. None: free text only."""
+        while self.form.count():
+            self.form.takeAt(0).widget().deleteLater()
         self.combos = {}
-        for group, (label, values) in (groups or {}).items():
+        for i, (group, (label, values)) in enumerate((groups or {}).items()):
             combo = QComboBox()
-            combo.addItem(ANY, None)
+            combo.addItem(f"{label}: {ANY}", None)
             for value in values:
-                combo.addItem(value, value)
+                combo.addItem(f"{label}: {value}", value)
+            combo.setToolTip(f"The faces' {label} ({ANY}: not asked for)")
+            combo.setMinimumContentsLength(6)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             self.combos[group] = combo
-            self.form.addRow(label, combo)
+            self.form.addWidget(combo, i // 2, i % 2)
         self.groups_box.setVisible(bool(self.combos))
 
     def set_faces(self, images, method: str = "") -> None:
