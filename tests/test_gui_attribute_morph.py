@@ -98,3 +98,19 @@ def test_read_this_face_sets_the_values_the_oracle_sees_without_the_edits(window
     args.pop("preview_size", None)
     seen = read_tags(engine[0].render(**args)["image"])[0]
     assert {g: rows[g][0].currentData() for g in rows} == {g: seen[g] for g in rows}
+
+
+def test_a_morph_layer_switched_to_a_mapper_keeps_its_slider(window):
+    """α scales every method alike; for a mapper the slider's right end is α 1, its result."""
+    w, c = window, window.controller
+    w.settings["mapper_steps"] = 2
+    source, target, slider = w.morph_panel.attributes.rows["eyewear"]
+    choose(source, "none")
+    choose(target, "glasses")
+    slider.setValue(50)
+    assert c.state.edits[0].alpha == pytest.approx(0.5 * END_ALPHA)
+    w.edit_stack.method_requested.emit(0, "mapper")
+    assert c.state.edits[0].method == "mapper" and c.state.edits[0].prompt == "glasses"
+    assert w.morph_panel.attributes.value("eyewear") == ("none", "glasses", 1.0)   # the mapper's result: α 1
+    slider.setValue(25)
+    assert c.state.edits[0].alpha == pytest.approx(0.25) and c.state.edits[0].method == "mapper"
