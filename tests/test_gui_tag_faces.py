@@ -100,18 +100,21 @@ def test_groups_are_exact_on_a_portrait_code_generator_and_refused_elsewhere(qtb
     from stylepaint.portraits.latent_code import write_mapping
     from stylepaint.tag_faces import portrait_code
 
+    torch.manual_seed(0)
+    G = Generator(z_dim=128, w_dim=128, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8)
+    write_mapping(G)
+    save_generator(G.eval(), tmp_path / "code.safetensors")
     w = open_window(qtbot, engine, fixture_dir / "sg2ada-64px.pkl", tmp_path / "a")
     panel = w.tag_faces_panel
     panel.combos["hair_color"].setCurrentIndex(panel.combos["hair_color"].findData("red"))
     panel.find.click()
     assert "no attribute groups" in w.message_bar.label.text() and panel.find.isEnabled()
     assert "no attribute groups" in panel.status.text() and panel.grid.count() == 0
+    assert panel.combos == {} and panel.groups_box.isHidden()        # this model: free text only
+    w.controller.on_model(str(tmp_path / "code.safetensors"))         # another model: the groups again
+    assert panel.combos and not panel.groups_box.isHidden()
     w.worker.stop()
 
-    torch.manual_seed(0)
-    G = Generator(z_dim=128, w_dim=128, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8)
-    write_mapping(G)
-    save_generator(G.eval(), tmp_path / "code.safetensors")
     w = open_window(qtbot, engine, tmp_path / "code.safetensors", tmp_path / "b")
     panel = w.tag_faces_panel
     tags = {"hair_color": "pink", "expression": "surprised", "eyewear": "glasses"}

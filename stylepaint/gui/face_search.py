@@ -1,6 +1,8 @@
 """Faces from tags seen from the window: the panel's search runs as a job on the worker
 (``engine_jobs.tag_faces_job``), never on the GUI thread; a chosen face becomes the current
-face (the edit stack stays, as with a new seed); a kept one becomes a favorite of its own."""
+face (the edit stack stays, as with a new seed); a kept one becomes a favorite of its own. A
+model that turns out to lack the portrait code hides the groups (free text only) until another
+model opens."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from stylepaint.gui.state import EditorState
 from stylepaint.gui.tag_faces_panel import COUNT
 
 STALE = "These faces were found on another model; find them again."
+NO_GROUPS = "no attribute groups"              # what tag_faces says of a model without the portrait code
 
 
 def tags_text(tags) -> str:
@@ -19,9 +22,13 @@ def tags_text(tags) -> str:
 
 
 class FaceSearch(QObject):
-    def __init__(self, window, controller, panel):
+    def __init__(self, window, controller, panel, groups: dict | None = None):
+        """``groups``: group -> (label, values) for the panel's combos."""
         super().__init__(window)
         self.w, self.c, self.panel = window, controller, panel
+        self.groups, self.no_groups = groups, None    # the model found without the portrait code
+        panel.set_groups(groups)
+        controller.image_shown.connect(self._model_shown)
         self.found: dict | None = None           # ws, images, method, model_id, tags of the grid
         self.job: int | None = None               # the search running (None in it: a synchronous worker's)
         self.searching = False
@@ -52,6 +59,14 @@ class FaceSearch(QObject):
         if self.searching and self.job in (None, job):     # the message bar shows the message (Jobs)
             self.searching, self.job = False, None
             self.panel.set_busy(False, "Cancelled." if message == "cancelled" else message)
+            if NO_GROUPS in message:
+                self.no_groups = self.c.model_meta.get("model_id")
+                self.panel.set_groups(None)
+
+    def _model_shown(self, result) -> None:
+        if self.no_groups is not None and self.c.model_meta.get("model_id") != self.no_groups:
+            self.no_groups = None                # another model: it may have the portrait code
+            self.panel.set_groups(self.groups)
 
     def _face(self, index: int):
         found = self.found

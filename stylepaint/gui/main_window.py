@@ -106,7 +106,6 @@ class MainWindow(QMainWindow):
         self.morph_panel = MorphPanel()
         self.tag_faces_panel = TagFacesPanel()
         vocabulary = _vocabulary_groups()
-        self.tag_faces_panel.set_groups({g: (label, list(values)) for g, (label, values) in (vocabulary or {}).items()})
         self.favorites_dock = FavoritesDock(self)
         self.job_bar = JobBar()
         self.stack = QStackedWidget()
@@ -178,7 +177,8 @@ class MainWindow(QMainWindow):
         self.actions = Actions(self, self.controller, self.store)
         self.jobs = Jobs(self, self.worker, self.job_bar)
         self.edit_methods = EditMethods(self, self.controller, self.worker)
-        self.face_search = FaceSearch(self, self.controller, self.tag_faces_panel)
+        self.face_search = FaceSearch(self, self.controller, self.tag_faces_panel,
+                                      {g: (label, list(values)) for g, (label, values) in (vocabulary or {}).items()})
         self.morph_layers = MorphLayers(self, self.controller, self.morph_panel.attributes, vocabulary)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)
