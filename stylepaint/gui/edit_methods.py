@@ -64,7 +64,7 @@ class EditMethods(QObject):
         request = (index, step, method)
         if method == "optimize":
             job = self.w.run_job(optimize_edit_job, f"Optimizing “{step.label}”", *engine,
-                                 np.asarray(ws, np.float32)[0] if np.ndim(ws) == 3 else np.asarray(ws, np.float32),
+                                 np.asarray(ws, np.float32),        # the face's W+ as rendered, [num_ws, w_dim]
                                  step.prompt, step.neutral, step.layers, settings["optimize_steps"],
                                  on_done=lambda value: self._done(request, value))
         else:
