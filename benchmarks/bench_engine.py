@@ -39,6 +39,12 @@ SYNTHETIC = {  # the published architectures, random weights
     "ffhq256": dict(z_dim=512, w_dim=512, img_resolution=256, mapping_layers=8, channel_base=16384, channel_max=512),
     "ffhq512": dict(z_dim=512, w_dim=512, img_resolution=512, mapping_layers=8, channel_base=32768, channel_max=512),
     "ffhq1024": dict(z_dim=512, w_dim=512, img_resolution=1024, mapping_layers=8, channel_base=32768, channel_max=512),
+    # config-f as published (issue 19): 4 fp16 resolutions (fp32 on CPU) and conv_clamp 256
+    "config-f-256": dict(z_dim=512, w_dim=512, img_resolution=256, mapping_layers=8, channel_base=16384,
+                         channel_max=512, num_fp16_res=4, conv_clamp=256),
+    "config-f-1024": dict(z_dim=512, w_dim=512, img_resolution=1024, mapping_layers=8, channel_base=32768,
+                          channel_max=512, num_fp16_res=4, conv_clamp=256),
+    "small": dict(z_dim=64, w_dim=64, img_resolution=64, mapping_layers=2, channel_base=2048, channel_max=128),
 }
 
 
@@ -90,8 +96,9 @@ def load_official(path: str, official_dir: str, device):
     return G.eval().requires_grad_(False).to(device)
 
 
-def build_official(G, official_dir: str, device):
-    """NVIDIA's Generator with the architecture of our `G`, holding `G`'s weights."""
+def build_official(G, official_dir: str, device, via_pickle: bool = False):
+    """NVIDIA's Generator with the architecture of our `G`, holding `G`'s weights; with
+    `via_pickle`, pickled as NVIDIA's training does and read back with its `legacy.load_network_pkl`."""
     _official_import(official_dir)
     from training import networks  # NVIDIA's network definitions
 
@@ -108,6 +115,16 @@ def build_official(G, official_dir: str, device):
     missing = [k for k in missing if not k.endswith("resample_filter")]
     if missing or unexpected:
         raise ValueError(f"state dicts differ: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    if via_pickle:
+        import pickle
+        import tempfile
+
+        import legacy  # NVIDIA's loader: runs the pickle's embedded code (our own pickle, just written)
+
+        with tempfile.TemporaryFile() as f:
+            pickle.dump({"G": Go, "D": torch.nn.Identity(), "G_ema": Go}, f)   # what the loader checks
+            f.seek(0)
+            Go = legacy.load_network_pkl(f)["G_ema"]
     return Go.eval().requires_grad_(False).to(device)
 
 
@@ -139,6 +156,8 @@ def main() -> int:
     p.add_argument("--max-repeats", type=int, default=50)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--official", default=None, help="a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    p.add_argument("--via-pickle", action="store_true",
+                   help="hand a --synthetic generator to NVIDIA's code through a pickle and legacy.load_network_pkl")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -148,7 +167,7 @@ def main() -> int:
           f"ms/img = minimum over alternating runs (median)")
     header = f"{'model':<28} {'res':>5} {'device':<6} {'batch':>5} {'runs':>4} {'stylepaint ms/img':>22}"
     if args.official:
-        header += f" {'official ms/img':>22} {'speed-up':>8} {'rel. diff':>9}"
+        header += f" {'official ms/img':>22} {'speed-up':>8} {'ours/official (median)':>22} {'rel. diff':>9}"
     header += f" {'load avg':>9}"
     print(header)
     print("-" * len(header))
@@ -158,7 +177,7 @@ def main() -> int:
             Go = None
             if args.official:
                 Go = load_official(path, args.official, dev) if path and path.endswith(".pkl") else \
-                    build_official(G, args.official, dev) if path is None else None
+                    build_official(G, args.official, dev, args.via_pickle) if path is None else None
             for batch in args.batch:
                 z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
                 fns = {"ours": lambda: ours(G, z)}
@@ -172,7 +191,7 @@ def main() -> int:
                     ref = official(Go, z)
                     diff = (ours(G, z) - ref).abs().max().item() / ref.abs().max().item()
                     mo, mdo = t["official"]
-                    row += f" {mo * 1e3 / batch:>10.2f} ({mdo * 1e3 / batch:>8.2f}) {mo / mn:>7.2f}x {diff:>9.1e}"
+                    row += f" {mo * 1e3 / batch:>10.2f} ({mdo * 1e3 / batch:>8.2f}) {mo / mn:>7.2f}x {md / mdo:>22.2f} {diff:>9.1e}"
                 row += f" {os.getloadavg()[0]:>9.2f}"
                 print(row, flush=True)
     return 0

@@ -3,10 +3,13 @@ slider to the new picture being on the canvas (window offscreen, real render wor
 
     python benchmarks/bench_slider_latency.py                     # the embedded default model
     python benchmarks/bench_slider_latency.py --model tests/data/checkpoints/sg2ada-64px.pkl
+    python benchmarks/bench_slider_latency.py --synthetic config-f-1024 --preview-size 128   # issue 19
 
 Text directions: the model's built ones when they are cached; otherwise (or with
 --random-directions) random unit relevance rows with a tiny random CLIP, which cost the same
 per frame (the edit is a matrix-vector product and a shift) but mean nothing.
+--synthetic ARCH saves a generator of a published architecture with random weights
+(benchmarks/bench_engine.py) to a temporary file and times that (random directions).
 """
 
 from __future__ import annotations
@@ -37,6 +40,10 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=40, help="slider moves to time (each waits for its picture)")
     parser.add_argument("--random-directions", action="store_true", help="use random directions and a tiny CLIP")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--synthetic", default=None, help="a published architecture with random weights "
+                                                          "(config-f-1024, config-f-256, small)")
+    parser.add_argument("--preview-size", type=int, default=None, help="the editor's preview size while dragging")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     args = parser.parse_args()
 
     os.environ.setdefault("STYLEPAINT_HOME", tempfile.mkdtemp(prefix="stylepaint-bench-"))
@@ -52,7 +59,16 @@ def main() -> int:
     from stylepaint.gui.settings import Settings
     from stylepaint.gui.worker import RenderWorker
 
-    torch.set_num_threads(max(torch.get_num_threads(), 1))
+    torch.set_num_threads(args.threads or max(torch.get_num_threads(), 1))
+    if args.synthetic:
+        sys.path.insert(0, str(REPO / "benchmarks"))
+        from bench_engine import synthetic
+
+        from stylepaint.engine.checkpoints import save_generator
+
+        args.model = str(Path(os.environ["STYLEPAINT_HOME"]) / f"{args.synthetic}.safetensors")
+        save_generator(synthetic(args.synthetic, "cpu"), args.model)
+        args.random_directions = True
     renderer, clip = Renderer(build_directions=False), args.clip
     try:
         G = renderer.generator(args.model, args.device)
@@ -75,6 +91,8 @@ def main() -> int:
     home = Path(os.environ["STYLEPAINT_HOME"])
     settings = Settings(home / "bench.json")
     settings["device"] = args.device
+    if args.preview_size is not None:
+        settings["preview_size"] = args.preview_size
     worker = RenderWorker(render_fn=renderer.render)
     window = MainWindow(model=G.source_path if args.model else None, clip=clip, worker=worker, settings=settings,
                         store=FavoritesStore(home / "favorites"))
@@ -122,7 +140,7 @@ def main() -> int:
     print(f"model {Path(str(meta['model'])).name} ({meta['resolution']} px), device {meta['device']}, "
           f"torch threads {torch.get_num_threads()}, directions {'random' if use_random else 'built'}")
     for label, dragging in (("while dragging (preview when smaller)", True), ("on release (full size)", False)):
-        lat, ren = run(dragging, args.frames)
+        lat, ren = run(dragging, args.frames if dragging else max(3, args.frames // 4))
         size = window.controller.result["image"].shape[0]
         print(f"{label:40s} {size:5d} px  slider-to-pixels p50 {statistics.median(lat):7.1f} ms  "
               f"p95 {percentile(lat, 0.95):7.1f} ms   (render alone p50 {statistics.median(ren):6.1f} ms)")
