@@ -121,3 +121,11 @@ def test_cli_method_and_memory_options(files, home, capsys):  # noqa: F811
     assert "b4.conv1..b16.conv1" in captured.out and "sampled rows agree to" in captured.out
     assert main(args[:-2] + ["--memory", "lots"]) == 2
     assert "memory size" in capsys.readouterr().err
+
+
+def test_backward_batch_follows_the_memory_budget(tiny_g, clip):
+    from stylepaint.engine.memory_budget import MemoryBudget
+
+    last = len(tiny_g.synthesis.block_resolutions) - 1
+    assert linear.vjp_batch(tiny_g, clip, 0, last, MemoryBudget(1 << 40)) == clip.embed_dim    # all at once
+    assert linear.vjp_batch(tiny_g, clip, 0, last, MemoryBudget(1)) == 1
