@@ -57,8 +57,8 @@ def test_a_morph_is_a_layer_the_slider_moves_smoothly_and_the_rest_stays(window)
     source, target, slider = rows["hair_color"]
     choose(source, "brown")
     choose(target, "red")
-    assert c.state.edits[1] == EditStep("red hair", "brown hair", alpha=0.0, beta=c.settings["beta"],
-                                        name="hair colour: brown → red")
+    assert c.state.edits[1] == EditStep("a portrait of a person with red hair", "a portrait of a person with brown hair",
+                                        alpha=0.0, beta=c.settings["beta"], name="hair colour: brown → red")
     assert np.array_equal(image_of(w), start)                     # t = 0: the face as it was
     pictures = []
     for t in (0.25, 0.5, 0.75, 1.0):
@@ -77,12 +77,15 @@ def test_a_morph_is_a_layer_the_slider_moves_smoothly_and_the_rest_stays(window)
     # a second group stacks; a target of "—" removes only its layer; undo brings it back
     choose(rows["expression"][1], "smiling")
     rows["expression"][2].setValue(50)
-    assert [s.prompt for s in c.state.edits] == ["curly hair", "red hair", "a smile"]
-    assert c.state.edits[2].neutral is None and c.state.edits[2].name == "expression: this face → smiling"
+    assert [s.name or s.prompt for s in c.state.edits] == ["curly hair", "hair colour: brown → red",
+                                                           "expression: this face → smiling"]
+    assert c.state.edits[2].prompt == "a portrait of a person with a smile"
+    assert c.state.edits[2].neutral == "a portrait of a person"             # the face's value unknown
     choose(target, None)
-    assert [s.prompt for s in c.state.edits] == ["curly hair", "a smile"] and not slider.isEnabled()
+    assert [s.name or s.prompt for s in c.state.edits] == ["curly hair", "expression: this face → smiling"]
+    assert not slider.isEnabled()
     c.undo()
-    assert [s.prompt for s in c.state.edits] == ["curly hair", "red hair", "a smile"]
+    assert len(c.state.edits) == 3 and c.state.edits[1].name == "hair colour: brown → red"
     assert w.morph_panel.attributes.value("hair_color") == ("brown", "red", 1.0)
 
 
@@ -110,7 +113,7 @@ def test_a_morph_layer_switched_to_a_mapper_keeps_its_slider(window):
     slider.setValue(50)
     assert c.state.edits[0].alpha == pytest.approx(0.5 * END_ALPHA)
     w.edit_stack.method_requested.emit(0, "mapper")
-    assert c.state.edits[0].method == "mapper" and c.state.edits[0].prompt == "glasses"
+    assert c.state.edits[0].method == "mapper" and c.state.edits[0].prompt == "a portrait of a person with glasses"
     assert w.morph_panel.attributes.value("eyewear") == ("none", "glasses", 1.0)   # the mapper's result: α 1
     slider.setValue(25)
     assert c.state.edits[0].alpha == pytest.approx(0.25) and c.state.edits[0].method == "mapper"

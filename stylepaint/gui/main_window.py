@@ -46,15 +46,22 @@ def _dock(title: str, name: str, widget: QWidget, parent) -> QDockWidget:
     return dock
 
 
-def _vocabulary_groups() -> dict | None:
-    """Group -> (label, value -> phrase) of the portrait vocabulary (a data file); None when unreadable."""
+def _vocabulary_groups() -> dict:
+    """Group -> (label, value -> prompt, neutral text) of the portrait vocabulary (a data file):
+    the prompt of red hair is "a portrait of a person with red hair", the neutral "a portrait of
+    a person" (as ``benchmarks/bench_edit_success.py`` measures edits); {} when unreadable."""
     try:
         from stylepaint.portraits.vocabulary import load_spec
 
-        return {g: (info.get("label", g), {v: d["phrase"] for v, d in info["values"].items()})
-                for g, info in load_spec()["groups"].items()}
-    except (ImportError, OSError, KeyError, ValueError, TypeError):
-        return None
+        groups = {}
+        for g, info in load_spec()["groups"].items():
+            stem = info["prompt"].split("{phrase}")[0].strip()
+            stem = stem.removesuffix(" with").removesuffix(" on")
+            groups[g] = (info.get("label", g), {v: info["prompt"].format(phrase=d["phrase"])
+                                                for v, d in info["values"].items()}, stem)
+        return groups
+    except (ImportError, OSError, KeyError, ValueError, TypeError, AttributeError):
+        return {}
 
 
 def _scrolled(widget: QWidget) -> QScrollArea:
@@ -178,7 +185,7 @@ class MainWindow(QMainWindow):
         self.jobs = Jobs(self, self.worker, self.job_bar)
         self.edit_methods = EditMethods(self, self.controller, self.worker)
         self.face_search = FaceSearch(self, self.controller, self.tag_faces_panel,
-                                      {g: (label, list(values)) for g, (label, values) in (vocabulary or {}).items()})
+                                      {g: (label, list(values)) for g, (label, values, _) in vocabulary.items()})
         self.morph_layers = MorphLayers(self, self.controller, self.morph_panel.attributes, vocabulary)
         self.documents = Documents(self, self.controller, self.settings)
         build_actions(self)

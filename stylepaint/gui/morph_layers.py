@@ -1,13 +1,14 @@
 """Attribute morphs kept as edit layers (issue 13): the Morph panel's attribute rows write
 layers of the edit stack and read them back, so a morph is one more replayable ``EditStep``.
 
-A morph of a group from value a to value b is the global direction from a's phrase to b's
-("brown hair" -> "red hair"; from the model's neutral text while the face's value is unknown):
+A morph of a group from value a to value b is the global direction from a's prompt to b's ("a
+portrait of a person with brown hair" -> "... with red hair"; from the group's neutral text, "a
+portrait of a person", while the face's value is unknown: the texts the edit benchmark uses):
 the default model's W snaps categories, but StyleSpace directions move the picture smoothly
 and only along the text's difference, so the rest of the face stays. The slider's t is
 α / END_ALPHA (for a layer switched to the optimizer or a mapper, whose α = 1 is its result,
-t is α itself). Any layer whose prompt and neutral text are one group's phrases is shown as
-that group's morph.
+t is α itself). Any layer whose prompt is one of a group's prompts, from another of them or the
+group's neutral text, is shown as that group's morph.
 """
 
 from __future__ import annotations
@@ -26,21 +27,21 @@ def end_alpha(step: EditStep) -> float:
 
 
 class MorphLayers(QObject):
-    def __init__(self, window, controller, widget, groups: dict[str, tuple[str, dict[str, str]]] | None):
-        """``groups``: group -> (label, value -> phrase)."""
+    def __init__(self, window, controller, widget, groups: dict[str, tuple[str, dict[str, str], str]] | None):
+        """``groups``: group -> (label, value -> prompt, neutral text)."""
         super().__init__(window)
         self.w, self.c, self.widget = window, controller, widget
         self.groups = groups or {}
-        widget.set_groups({g: (label, list(phrases)) for g, (label, phrases) in self.groups.items()})
+        widget.set_groups({g: (label, list(prompts)) for g, (label, prompts, _) in self.groups.items()})
         widget.morph_changed.connect(self.on_morph)
         widget.read_requested.connect(self.read)
         controller.state_changed.connect(lambda state: widget.set_morphs(self.morphs(state.edits)))
 
     def match(self, step: EditStep) -> tuple[str, str | None, str] | None:
         """(group, from value | None, to value) when ``step`` is a morph of one group."""
-        for group, (_, phrases) in self.groups.items():
-            values = {p: v for v, p in phrases.items()}
-            if step.prompt in values and (step.neutral is None or step.neutral in values):
+        for group, (_, prompts, neutral) in self.groups.items():
+            values = {p: v for v, p in prompts.items()}
+            if step.prompt in values and (step.neutral == neutral or step.neutral in values):
                 return group, values.get(step.neutral), values[step.prompt]
         return None
 
@@ -64,9 +65,9 @@ class MorphLayers(QObject):
                 del edits[i]
                 self.c.change(s.with_(edits=tuple(edits), active=None))
             return
-        label, phrases = self.groups[group]
-        prompt = phrases[target]
-        neutral = phrases[source] if source is not None and source != target else None
+        label, prompts, stem = self.groups[group]
+        prompt = prompts[target]
+        neutral = prompts[source] if source is not None and source != target else stem
         if i is not None and (edits[i].prompt, edits[i].neutral) == (prompt, neutral):
             edits[i] = edits[i].with_(alpha=round(t * end_alpha(edits[i]), 4))
         else:
