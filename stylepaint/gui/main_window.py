@@ -51,15 +51,10 @@ def _vocabulary_groups() -> dict:
     the prompt of red hair is "a portrait of a person with red hair", the neutral "a portrait of
     a person" (as ``benchmarks/bench_edit_success.py`` measures edits); {} when unreadable."""
     try:
-        from stylepaint.portraits.vocabulary import load_spec
+        from stylepaint.portraits.vocabulary import load_spec, neutral_prompt, prompt
 
-        groups = {}
-        for g, info in load_spec()["groups"].items():
-            stem = info["prompt"].split("{phrase}")[0].strip()
-            stem = stem.removesuffix(" with").removesuffix(" on")
-            groups[g] = (info.get("label", g), {v: info["prompt"].format(phrase=d["phrase"])
-                                                for v, d in info["values"].items()}, stem)
-        return groups
+        return {g: (info.get("label", g), {v: prompt(g, v) for v in info["values"]}, neutral_prompt(g))
+                for g, info in load_spec()["groups"].items()}
     except (ImportError, OSError, KeyError, ValueError, TypeError, AttributeError):
         return {}
 

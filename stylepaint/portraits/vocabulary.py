@@ -46,6 +46,14 @@ def prompt(group: str, value: str, path: Path | str = VOCABULARY_FILE) -> str:
     return info["prompt"].format(phrase=info["values"][value]["phrase"])
 
 
+def neutral_prompt(group: str, path: Path | str = VOCABULARY_FILE) -> str:
+    """The group's prompt without a value, "a portrait of a person": the neutral text of its edits."""
+    stem = _read(str(path))["groups"][group]["prompt"].split("{phrase}")[0].strip()
+    for word in (" with", " on"):
+        stem = stem.removesuffix(word)
+    return stem
+
+
 def probabilities(path: Path | str = VOCABULARY_FILE) -> dict[str, dict[str, float]]:
     """Group -> value -> configured sampling probability (before constraints)."""
     spec = _read(str(path))
