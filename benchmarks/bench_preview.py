@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from stylepaint.engine import stylespace  # noqa: E402
 from stylepaint.engine.checkpoints import load_generator  # noqa: E402
-from stylepaint.engine.prefix_cache import PrefixCache  # noqa: E402
+from stylepaint.engine.prefix_cache import PrefixCache, cpu_has_bf16  # noqa: E402
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -50,14 +50,15 @@ def edited(styles, direction, alpha, layers):
     return OrderedDict((k, v + alpha * direction[k] if k in layers else v) for k, v in styles.items())
 
 
-def drag_ms(G, styles, direction, layers, size, frames):
+def drag_ms(G, styles, direction, layers, size, frames, precision):
     cache = PrefixCache()
     times = []
     with torch.inference_mode():
-        cache.synthesize(G, styles, max_resolution=size)
+        cache.synthesize(G, styles)                                             # the picture before the drag
         for i in range(frames):
             t = time.perf_counter()
-            cache.synthesize(G, edited(styles, direction, 0.1 * (i + 1), layers), max_resolution=size)
+            cache.synthesize(G, edited(styles, direction, 0.1 * (i + 1), layers), max_resolution=size,
+                             precision=precision)
             times.append((time.perf_counter() - t) * 1e3)
         t = time.perf_counter()
         cache.synthesize(G, edited(styles, direction, 0.1 * frames, layers))   # released: full size
@@ -85,20 +86,25 @@ def main() -> int:
     res = G.img_resolution
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {name} ({res} px)")
     sizes = [s for s in args.sizes if s < res]
-    scores = {s: ([], []) for s in sizes}
+    precisions = ["fp32"] + (["bf16"] if cpu_has_bf16() else [])
+    scores = {(s, p): ([], [], []) for s in sizes for p in precisions}
     with torch.inference_mode():
         for seed in range(args.seeds):
             styles = G.styles(stylespace.seed_to_ws(G, seed))
             full = G.synthesis_from_styles(styles)
             for s in sizes:
-                preview, _ = PrefixCache().synthesize(G, styles, max_resolution=s)
-                up = F.interpolate(preview, size=(res, res), mode="bicubic", align_corners=False)
-                down = F.interpolate(full, size=preview.shape[-2:], mode="area")
-                scores[s][0].append(psnr(up, full))
-                scores[s][1].append(psnr(preview, down))
-    for s in sizes:
-        print(f"preview {s:4d} px: PSNR upsampled vs full {statistics.mean(scores[s][0]):5.1f} dB, "
-              f"vs full downsampled {statistics.mean(scores[s][1]):5.1f} dB  ({args.seeds} seeds)")
+                exact, _ = PrefixCache().synthesize(G, styles, max_resolution=s)
+                for p in precisions:
+                    preview, _ = PrefixCache().synthesize(G, styles, max_resolution=s, precision=p)
+                    up = F.interpolate(preview, size=(res, res), mode="bicubic", align_corners=False)
+                    down = F.interpolate(full, size=preview.shape[-2:], mode="area")
+                    scores[s, p][0].append(psnr(up, full))
+                    scores[s, p][1].append(psnr(preview, down))
+                    scores[s, p][2].append(psnr(preview, exact))
+    for (s, p), (up, down, same) in scores.items():
+        print(f"preview {s:4d} px {p}: PSNR upsampled vs full {statistics.mean(up):5.1f} dB, "
+              f"vs full downsampled {statistics.mean(down):5.1f} dB, vs the fp32 preview "
+              f"{statistics.mean(same):5.1f} dB  ({args.seeds} seeds)")
     gen = torch.Generator().manual_seed(1)
     with torch.inference_mode():
         styles = G.styles(stylespace.seed_to_ws(G, 0))
@@ -107,10 +113,11 @@ def main() -> int:
     groups = {"every layer": set(styles),
               f"layers >= {fine_from} px": {l.name for l in G.style_layers if l.resolution >= fine_from}}
     for s in sizes:
-        for label, layers in groups.items():
-            p50, p95, release = drag_ms(G, styles, direction, layers, s, args.frames)
-            print(f"drag, preview {s:4d} px, edit of {label:16}: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms; "
-                  f"release (full {res} px) {release:7.0f} ms", flush=True)
+        for p in precisions:
+            for label, layers in groups.items():
+                p50, p95, release = drag_ms(G, styles, direction, layers, s, args.frames, p)
+                print(f"drag, preview {s:4d} px {p}, edit of {label:16}: p50 {p50:7.1f} ms  p95 {p95:7.1f} ms; "
+                      f"release (full {res} px, fp32) {release:7.0f} ms", flush=True)
     return 0
 
 

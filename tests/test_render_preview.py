@@ -12,7 +12,7 @@ import torch
 import stylepaint
 from stylepaint.engine import stylespace
 from stylepaint.engine.memory_budget import MemoryBudget
-from stylepaint.engine.prefix_cache import PrefixCache, stop_for
+from stylepaint.engine.prefix_cache import PrefixCache, cpu_has_bf16, stop_for
 from stylepaint.engine.render import Renderer, to_uint8
 from conftest import CHECKPOINTS
 
@@ -111,7 +111,7 @@ def test_no_reuse_for_random_noise_or_without_memory(G):
 
 def test_renderer_previews_and_reuses(G):
     renderer = Renderer(build_directions=False)
-    first = renderer.render(model=str(MODEL), seed=7, preview_size=32)
+    first = renderer.render(model=str(MODEL), seed=7, preview_size=32, precision="fp32")
     assert first["error"] is None and first["image"].shape == (32, 32, 3) and first["metadata"]["preview"]
     with torch.inference_mode():
         expected = intermediate_rgbs(G, styles_of(G, 7))
@@ -128,7 +128,22 @@ def test_worker_drag_then_release_reuses_the_preview_blocks():
     worker = RenderWorker(render_fn=Renderer(build_directions=False).render, sync=True)
     results = []
     worker.rendered.connect(lambda channel, stamp, result: results.append(result))
-    worker.request({"model": str(MODEL), "seed": 8, "preview_size": 32})        # while dragging
-    worker.request({"model": str(MODEL), "seed": 8, "preview_size": None})      # released
+    worker.request({"model": str(MODEL), "seed": 8, "preview_size": 32, "precision": "fp32"})   # while dragging
+    worker.request({"model": str(MODEL), "seed": 8, "preview_size": None, "precision": "fp32"})  # released
     assert [r["image"].shape[0] for r in results] == [32, 64]
     assert [r["metadata"]["reused_blocks"] for r in results] == [0, 4]
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bfloat16")
+def test_bf16_previews_are_close_and_never_leak_into_full_renders(G):
+    renderer = Renderer(build_directions=False)
+    preview = renderer.render(model=str(MODEL), seed=9, preview_size=32)
+    assert preview["metadata"]["precision"] == "bf16"
+    with torch.inference_mode():
+        styles = styles_of(G, 9)
+        exact = intermediate_rgbs(G, styles)
+        fast, _ = PrefixCache().synthesize(G, styles, max_resolution=32, precision="bf16")
+    assert fast.dtype == torch.float32 and 10 * torch.log10(4 / (fast - exact[3]).square().mean()) > 25
+    full = renderer.render(model=str(MODEL), seed=9)
+    assert full["metadata"]["precision"] == "fp32" and full["metadata"]["reused_blocks"] == 0
+    assert (full["image"] == to_uint8(exact[4])).all()

@@ -7,7 +7,9 @@ the first block whose resolution reaches ``max_resolution`` and returns that blo
 image: the skip architecture's intermediate RGB, exactly what the full network has at that
 point. The full render on release reuses the preview's blocks.
 
-Stored features are bounded by the memory budget (``engine.memory_budget``); blocks that do
+``fast=True`` (previews) runs under bfloat16 autocast where the CPU has native bfloat16
+(avx512_bf16/AMX: about twice as fast, within about 0.1 of the float32 pixels in [-1, 1]);
+float32 and bfloat16 blocks are never mixed. Stored features are bounded by the memory budget (``engine.memory_budget``); blocks that do
 not fit are simply not stored. Random noise is never cached. A few prefixes are kept (the
 editor renders the edited picture and the unedited "before" picture alternately): a render
 takes the one that matches it furthest.
@@ -15,6 +17,8 @@ takes the one that matches it furthest.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import threading
 
 import torch
@@ -30,6 +34,20 @@ def stop_for(G, max_resolution: int | None) -> int:
     if max_resolution is None:
         return len(resolutions)
     return next((i + 1 for i, r in enumerate(resolutions) if r >= max_resolution), len(resolutions))
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 natively here (avx512_bf16 or AMX), so that it is faster."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def fast_precision(device) -> str:
+    """The precision of a preview on ``device``: "bf16" where that is fast, else "fp32"."""
+    return "bf16" if torch.device(device).type == "cpu" and cpu_has_bf16() else "fp32"
 
 
 class _Prefix:
@@ -50,7 +68,7 @@ class _Prefix:
 class PrefixCache:
     """``synthesize(G, styles, noise_mode, max_resolution)``: (image, blocks reused)."""
 
-    def __init__(self, budget: MemoryBudget | None = None, slots: int = 2):
+    def __init__(self, budget: MemoryBudget | None = None, slots: int = 3):
         self.budget = budget or MemoryBudget()
         self.slots = slots
         self._prefixes: list[_Prefix] = []                  # most recently used last
@@ -60,15 +78,21 @@ class PrefixCache:
         with self._lock:
             self._prefixes.clear()
 
-    def synthesize(self, G, styles: dict, noise_mode: str = "const",
-                   max_resolution: int | None = None) -> tuple[torch.Tensor, int]:
+    def synthesize(self, G, styles: dict, noise_mode: str = "const", max_resolution: int | None = None,
+                   precision: str = "fp32") -> tuple[torch.Tensor, int]:
+        """``precision`` "bf16": under CPU bfloat16 autocast (previews; see ``fast_precision``)."""
+        with torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext():
+            image, reused = self._synthesize(G, styles, noise_mode, max_resolution, precision)
+        return image.float(), reused
+
+    def _synthesize(self, G, styles, noise_mode, max_resolution, precision):
         synth = G.synthesis
         stop = stop_for(G, max_resolution)
         if noise_mode == "random":
             return synth.run_blocks(styles, noise_mode, 0, stop)[1], 0
         names = [[f"b{b.resolution}.{n}" for n in b.layer_names] for b in synth.blocks()]
         first = next(iter(styles.values()))
-        key = (id(G), getattr(G, "model_id", None), noise_mode, tuple(first.shape), first.device, first.dtype)
+        key = (id(G), getattr(G, "model_id", None), noise_mode, tuple(first.shape), first.device, first.dtype, precision)
         with self._lock:
             best = max(self._prefixes, key=lambda p: p.matching(key, styles, names, stop), default=None)
             reuse = best.matching(key, styles, names, stop) if best is not None else 0

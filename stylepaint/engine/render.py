@@ -24,7 +24,7 @@ from stylepaint.engine import stylespace
 from stylepaint.engine.blending import blend_streams, default_from_layer
 from stylepaint.engine.checkpoints import load_generator, resolve_device
 from stylepaint.engine.networks import Generator
-from stylepaint.engine.prefix_cache import PrefixCache
+from stylepaint.engine.prefix_cache import PrefixCache, fast_precision
 from stylepaint.errors import InputError, StylepaintError
 
 
@@ -189,12 +189,13 @@ class Renderer:
     # ------------------------------------------------------------------ entry point
     def render(self, model=None, device="cpu", seed=0, ws=None, truncation=1.0, noise_mode="const",
                edits=(), clip=None, masks=None, blend=None, morph=None, preview_size=None,
-               heatmap=False, pinned=None) -> dict:
+               heatmap=False, pinned=None, precision="auto") -> dict:
         """``pinned``: resolved edit shifts by ``EditStep.direction_key()`` (from a favorite or a
         document); ``metadata["shifts"]`` returns the shifts this render used, in that form.
         ``morph`` = {ws_b, edits_b, masks_b, pinned_b, t, space}: at t = 1 the render *is* face B's
         picture, at t = 0 the current one, in either space. ``blend`` = {ws_b, edits_b, pinned_b,
-        mask, from_layer}."""
+        mask, from_layer}. ``precision``: "auto" renders previews in bfloat16 where the CPU runs it
+        natively (full-size pictures are always float32), "fp32" never does."""
         t0 = time.perf_counter()
         timings, metadata = {}, {}
         result = {"image": None, "error": None, "timings": timings, "metadata": metadata}
@@ -214,7 +215,7 @@ class Renderer:
                 if morph and (t <= 0.0 or t >= 1.0):
                     morph = None
                 image, extra = self._render(G, seed, ws, truncation, noise_mode, edits, clip, masks or {},
-                                            blend, morph, preview_size, heatmap, timings, pinned or {})
+                                            blend, morph, preview_size, heatmap, timings, pinned or {}, precision)
                 metadata.update(extra)
                 result["image"] = to_uint8(image)
         except StylepaintError as exc:
@@ -226,7 +227,7 @@ class Renderer:
         return result
 
     def _render(self, G, seed, ws, truncation, noise_mode, edits, clip, masks, blend, morph,
-                preview_size, want_heatmap, timings, pinned):
+                preview_size, want_heatmap, timings, pinned, precision="auto"):
         t = time.perf_counter()
         ws_t = self._ws(G, seed, ws, truncation)
         steps = [s for s in _steps(edits) if s.enabled]
@@ -262,7 +263,7 @@ class Renderer:
             from_layer = blend.get("from_layer") or from_layer
         timings["edit_ms"] = (time.perf_counter() - t) * 1e3
         t = time.perf_counter()
-        reused = 0
+        reused, used = 0, "fp32"
         if layers:
             image = blend_streams(G, styles, layers, from_layer, noise_mode)
             region_masks = [m for st, m in layers[:len(region_steps)]]
@@ -270,10 +271,11 @@ class Renderer:
                 image = composite_regions(G.synthesis_from_styles(styles, noise_mode), image, region_masks)
         else:   # a preview is the skip image of the first block that reaches preview_size
             max_res = preview_size if preview_size and preview_size < G.img_resolution else None
-            image, reused = self._prefix.synthesize(G, styles, noise_mode, max_resolution=max_res)
+            used = fast_precision(G.device) if max_res and precision == "auto" else "fp32"
+            image, reused = self._prefix.synthesize(G, styles, noise_mode, max_resolution=max_res, precision=used)
         timings["synthesis_ms"] = (time.perf_counter() - t) * 1e3
         extra = {"channels_moved": moved, "ws": ws_t[0].cpu().numpy(), "heatmap": None, "shifts": shifts,
-                 "reused_blocks": reused,
+                 "reused_blocks": reused, "precision": used,
                  "preview": image.shape[-1] < G.img_resolution, "prompt_checks": list(checks.values())}
         if want_heatmap:
             plain = G.synthesis_from_styles(base, noise_mode, max_resolution=image.shape[-1])
