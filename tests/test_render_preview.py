@@ -147,3 +147,17 @@ def test_bf16_previews_are_close_and_never_leak_into_full_renders(G):
     full = renderer.render(model=str(MODEL), seed=9)
     assert full["metadata"]["precision"] == "fp32" and full["metadata"]["reused_blocks"] == 0
     assert (full["image"] == to_uint8(exact[4])).all()
+
+
+def test_all_prefixes_together_stay_within_their_share_of_the_budget(G, monkeypatch):
+    from stylepaint.engine import prefix_cache
+
+    one = sum(4 * (c * r * r + 3 * r * r) for r, c in G.synthesis.channels.items())   # one picture's blocks
+    monkeypatch.setattr(prefix_cache, "CACHE_SHARE", 1.0)
+    cache = PrefixCache(MemoryBudget(int(one * 1.5)))
+    with torch.inference_mode():
+        for seed in (10, 11, 12):
+            cache.synthesize(G, styles_of(G, seed))
+        stored = sum(prefix_cache._bytes(o) for p in cache._prefixes for o in p.outputs)
+        assert 0 < stored <= one * 1.5
+        assert cache.synthesize(G, styles_of(G, 12))[1] == 5          # the newest picture is whole

@@ -5,14 +5,17 @@ and skip image after each block are kept, so the next render starts at the first
 styles changed: an edit of the fine layers re-runs only the last blocks. A preview stops at
 the first block whose resolution reaches ``max_resolution`` and returns that block's skip
 image: the skip architecture's intermediate RGB, exactly what the full network has at that
-point. The full render on release reuses the preview's blocks.
+point. A float32 full render on release reuses a float32 preview's blocks.
 
-``fast=True`` (previews) runs under bfloat16 autocast where the CPU has native bfloat16
-(avx512_bf16/AMX: about twice as fast, within about 0.1 of the float32 pixels in [-1, 1]);
-float32 and bfloat16 blocks are never mixed. Stored features are bounded by the memory budget (``engine.memory_budget``); blocks that do
-not fit are simply not stored. Random noise is never cached. A few prefixes are kept (the
-editor renders the edited picture and the unedited "before" picture alternately): a render
-takes the one that matches it furthest.
+``precision="bf16"`` (previews, where ``fast_precision`` says so) runs under CPU bfloat16
+autocast: about twice as fast where the CPU has native bfloat16 (avx512_bf16, AMX), within
+about 0.1 of the float32 pixels in [-1, 1]. bfloat16 and float32 blocks are cached apart.
+
+A few prefixes are kept (the editor renders the edited picture and the unedited "before"
+picture alternately); a render takes the one that matches it furthest. All of them together
+take at most ``CACHE_SHARE`` of the memory budget (``engine.memory_budget``): the least
+recently used make room first, and blocks that still do not fit are not stored. Random noise
+is never cached.
 """
 
 from __future__ import annotations
@@ -106,10 +109,13 @@ class PrefixCache:
                 self._prefixes.append(best)
             del best.styles[reuse:], best.outputs[reuse:]
             x, img = best.outputs[reuse - 1] if reuse else (None, None)
-            room = int(self.budget.limit(first.device) * CACHE_SHARE) - sum(_bytes(o) for o in best.outputs)
+            room = int(self.budget.limit(first.device) * CACHE_SHARE) - sum(
+                _bytes(o) for prefix in self._prefixes for o in prefix.outputs)
             for i in range(reuse, stop):
                 x, img = synth.run_blocks(styles, noise_mode, i, i + 1, x=x, img=img)
                 room -= _bytes((x, img))
+                while room < 0 and self._prefixes[0] is not best:   # the least recently used prefixes go first
+                    room += sum(_bytes(o) for o in self._prefixes.pop(0).outputs)
                 if room >= 0 and len(best.outputs) == i:
                     best.styles.append({k: styles[k].detach().clone() for k in names[i]})
                     best.outputs.append((x, img))
