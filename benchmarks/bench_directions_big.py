@@ -39,7 +39,7 @@ from bench_engine import SYNTHETIC, synthetic  # noqa: E402
 from stylepaint.directions import BuildParams, Editor, build  # noqa: E402
 from stylepaint.directions import linear  # noqa: E402
 from stylepaint.directions.job import plan  # noqa: E402
-from stylepaint.directions.precompute import finite_batch, image_styles, layer_rows  # noqa: E402
+from stylepaint.directions.precompute import finite_batch, image_styles, layer_rows, spread  # noqa: E402
 from stylepaint.directions.stats import style_statistics  # noqa: E402
 from stylepaint.engine.memory_budget import MemoryBudget  # noqa: E402
 
@@ -109,7 +109,7 @@ def fidelity(G, clip, rel, params, budget, samples: int) -> dict:
     run_params = replace(params, early_stop=bool(params.early_stop and rel.meta.get("early_stop_used", False)))
     layers = [l for l in G.style_layers if not l.is_torgb]
     pool = [(l, c) for l in layers for c in range(l.channels)]
-    picks = [pool[round(i * (len(pool) - 1) / max(samples - 1, 1))] for i in range(min(samples, len(pool)))]
+    picks = spread(pool, samples)
     offsets = rel.offsets()
     by_group = {}
     for layer, c in picks:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-from stylepaint.directions.precompute import BuildParams, encode, layer_rows, layer_span, unit_rows
+from stylepaint.directions.precompute import BuildParams, encode, layer_rows, layer_span, spread, unit_rows
 from stylepaint.engine.memory_budget import MemoryBudget, clip_bytes, model_bytes, synthesis_bytes
 
 MIN_COS = 0.95          # sampled linear rows must agree this well with finite differences
@@ -139,7 +139,7 @@ def fidelity(G, clip, styles0: dict, layers, rows: torch.Tensor, mean, std, para
     """Mean cosine between ``rows`` (linear, the channels of ``layers`` in order) and the
     finite-difference rows of ``samples`` channels spread over them, on the images of ``styles0``."""
     pool = [(l, c, j) for j, (l, c) in enumerate((l, c) for l in layers for c in range(l.channels))]
-    picks = [pool[round(i * (len(pool) - 1) / max(samples - 1, 1))] for i in range(min(samples, len(pool)))]
+    picks = spread(pool, samples)
     cosines = []
     for layer, c, j in picks:
         *_, (_, finite) = layer_rows(G, clip, styles0, layer, mean, std, params, batch, range(c, c + 1))

@@ -85,6 +85,11 @@ def layer_span(G, clip, layer, params: BuildParams) -> tuple[int, int]:
     return block_index, max(stop_block(G, clip.input_resolution, params.early_stop), block_index)
 
 
+def spread(items: list, n: int) -> list:
+    """``n`` items evenly spread over ``items``, first and last included (all of them if fewer)."""
+    return [items[round(i * (len(items) - 1) / max(n - 1, 1))] for i in range(min(n, len(items)))]
+
+
 def unit_rows(x: torch.Tensor) -> torch.Tensor:
     return x / x.norm(dim=-1, keepdim=True).clamp_min(1e-12)
 
@@ -189,7 +194,7 @@ def check_early_stop(G, clip, styles0: dict, mean, std, params: BuildParams, bat
     resolutions = G.synthesis.block_resolutions
     layers = [l for l in G.style_layers if not l.is_torgb and resolutions.index(l.resolution) <= stop]
     pool = [(l, c) for l in layers for c in range(l.channels)]
-    picks = [pool[round(i * (len(pool) - 1) / max(samples - 1, 1))] for i in range(min(samples, len(pool)))]
+    picks = spread(pool, samples)
     full = replace(params, early_stop=False)
     styles0 = {name: s[:EARLY_STOP_IMAGES] for name, s in styles0.items()}
     cosines = []
