@@ -193,28 +193,52 @@ def save_mapper(mapper: LatentMapper, G=None, clip=None, path=None) -> Path:
     return path
 
 
-def _header(data: bytes, path) -> dict:
+def _header(data: bytes, path, fmt: str = str(FORMAT), what: str = "stylepaint mapper") -> dict:
+    """The safetensors metadata of a mapper file whose ``format`` is ``fmt`` (read, never run)."""
     if len(data) < 8:
-        raise DataFileError(path, "is not a stylepaint mapper (too short)")
+        raise DataFileError(path, f"is not a {what} (too short)")
     (n,) = struct.unpack("<Q", data[:8])
     if n > len(data) - 8 or n > 1 << 20:
-        raise DataFileError(path, "is not a stylepaint mapper (no safetensors header)")
+        raise DataFileError(path, f"is not a {what} (no safetensors header)")
     try:
         meta = json.loads(data[8:8 + n]).get("__metadata__") or {}
     except (ValueError, AttributeError):
-        raise DataFileError(path, "is not a stylepaint mapper (unreadable header)") from None
-    if meta.get("format") != str(FORMAT) or "info" not in meta:
-        raise DataFileError(path, "is not a stylepaint mapper (no mapper description in its header)")
+        raise DataFileError(path, f"is not a {what} (unreadable header)") from None
+    if meta.get("format") != fmt or "info" not in meta:
+        raise DataFileError(path, f"is not a {what} (no mapper description in its header)")
     return meta
+
+
+def check_owner(path, info: dict, dims: tuple, G, clip, what: str = "mapper",
+                command: str = "stylepaint mapper train") -> None:
+    """A ``DataFileError`` unless the file's ``info`` and (num_ws, w_dim) are those of ``G`` and ``clip``."""
+    from stylepaint.directions.cache import generator_id
+
+    if info.get("model") != generator_id(G) or tuple(dims) != (G.num_ws, G.w_dim):
+        raise DataFileError(path, f"this {what} was trained for another model ({str(info.get('model'))[:40]}), "
+                                  f"not {generator_id(G)}; train one for this model with '{command}'")
+    if info.get("clip") != clip.model_id:
+        raise DataFileError(path, f"this {what} was trained with another CLIP ({str(info.get('clip'))[:40]}), "
+                                  f"not {clip.spec}; train one with this CLIP")
+
+
+def fill_weights(path, make, data: bytes, what: str = "mapper"):
+    """``make()``'s module with the file's tensors; damaged or non-finite ones are a ``DataFileError``."""
+    from safetensors.torch import load
+
+    try:
+        module = make()
+        module.load_state_dict(load(data))
+    except Exception as exc:   # safetensors/torch errors for truncated or mismatched tensors
+        raise DataFileError(path, f"is a damaged {what} ({type(exc).__name__})") from None
+    if not all(torch.isfinite(p).all() for p in module.parameters()):
+        raise DataFileError(path, f"is a damaged {what} (NaN or infinite weights)")
+    return module
 
 
 def load_mapper(path, G, clip) -> LatentMapper:
     """Read a mapper file for ``G`` and ``clip``; a damaged file or one trained for another
     model or CLIP is one ``DataFileError`` naming the file and saying which."""
-    from safetensors.torch import load
-
-    from stylepaint.directions.cache import generator_id
-
     data = read_bytes(path, "directions")
     meta = _header(data, path)
     try:
@@ -226,17 +250,6 @@ def load_mapper(path, G, clip) -> LatentMapper:
     if (not isinstance(info, dict) or not isinstance(groups, list) or not 1 <= depth <= 16
             or not all(isinstance(g, list) and all(isinstance(i, int) and 0 <= i < num_ws for i in g) for g in groups)):
         raise DataFileError(path, "is not a stylepaint mapper (its description does not fit together)")
-    if info.get("model") != generator_id(G) or (num_ws, w_dim) != (G.num_ws, G.w_dim):
-        raise DataFileError(path, f"this mapper was trained for another model ({str(info.get('model'))[:40]}), "
-                                  f"not {generator_id(G)}; train one for this model with 'stylepaint mapper train'")
-    if info.get("clip") != clip.model_id:
-        raise DataFileError(path, f"this mapper was trained with another CLIP ({str(info.get('clip'))[:40]}), "
-                                  f"not {clip.spec}; train one with this CLIP")
-    try:
-        mapper = LatentMapper(num_ws, w_dim, groups, depth, scale, info)
-        mapper.load_state_dict(load(data))
-    except Exception as exc:   # safetensors/torch errors for truncated or mismatched tensors
-        raise DataFileError(path, f"is a damaged mapper ({type(exc).__name__})") from None
-    if not all(torch.isfinite(p).all() for p in mapper.parameters()):
-        raise DataFileError(path, "is a damaged mapper (NaN or infinite weights)")
+    check_owner(path, info, (num_ws, w_dim), G, clip)
+    mapper = fill_weights(path, lambda: LatentMapper(num_ws, w_dim, groups, depth, scale, info), data)
     return mapper.eval().requires_grad_(False).to(G.device)

@@ -1,0 +1,152 @@
+"""Instructions and descriptions of the portrait vocabulary, written from data files.
+
+Every phrasing says what it means: a target (attribute group and value), whether it is an
+instruction ("make the hair red", "remove her glasses", "a bit less smiling") or a
+description ("red hair"), and a strength (0.5 for "a bit more/less"). The templates and the
+words come from ``resources/portraits/instructions.json`` and ``vocabulary.json``; the wording
+marked held out there (templates, synonyms, extra words) is never in the ``train`` split, so an
+evaluation on ``heldout`` measures whether the reader generalises to new wording.
+
+    for p in phrasings("train", groups=("hair_color", "eyewear")):
+        p.text, p.group, p.value, p.kind, p.strength       # "make the hair red", "hair_color", "red", ...
+
+No torch here.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+
+from stylepaint.paths import RESOURCES
+from stylepaint.portraits.vocabulary import load_spec
+
+INSTRUCTIONS_FILE = RESOURCES / "portraits" / "instructions.json"
+SPLITS = ("train", "heldout")
+UNKNOWN = "unknown"          # the reader's class for phrasings that name nothing of the vocabulary
+
+
+@dataclass(frozen=True)
+class Phrasing:
+    text: str
+    group: str               # attribute group, or UNKNOWN
+    value: str               # target value ("" for UNKNOWN)
+    kind: str                # "instruction" or "description"
+    strength: float          # how far: 1, or 0.5 for "a bit more/less"
+    split: str               # "train" or "heldout"
+
+
+@functools.lru_cache(maxsize=1)
+def load_instructions() -> dict:
+    with open(INSTRUCTIONS_FILE, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def targets(groups=None) -> list[tuple[str, str]]:
+    """Every (group, value) of the vocabulary (in file order), optionally only ``groups``."""
+    spec = load_spec()
+    return [(g, v) for g, info in spec["groups"].items() if groups is None or g in groups for v in info["values"]]
+
+
+def _bare(item: str) -> str:
+    for article in ("a ", "an "):
+        if item.startswith(article):
+            return item[len(article):]
+    return item
+
+
+def _words(group: str, value: str, info: dict, spec: dict, split: str) -> list[str]:
+    """The words of a value in ``split``: held-out words and extra words only in "heldout"."""
+    data = load_instructions()
+    items = info.get("items", {}).get(value)
+    if items is not None:
+        return list(items[split])
+    held = data["heldout_words"].get(group, {}).get(value, [])
+    if split == "heldout":
+        return list(held) + list(data["extra_words"].get(group, {}).get(value, []))
+    return [w for w in spec["groups"][group]["values"][value]["words"] if w not in held]
+
+
+def _fill(template: str, slots: dict, pronouns: dict) -> list[str]:
+    texts = [template]
+    for key, options in (("obj", pronouns["obj"]), ("pos", pronouns["pos"])):
+        if "{" + key + "}" in template:
+            texts = [t.replace("{" + key + "}", o) for t in texts for o in options]
+    return [t.format(**slots) for t in texts]
+
+
+def _group_phrasings(group: str, info: dict, spec: dict, split: str, pronouns: dict):
+    data = load_instructions()
+    family = data["families"][info["family"]]
+    values = spec["groups"][group]["values"]
+    rest = info.get("rest")
+    for op, templates in family.items():
+        meaning = data["operations"][op]
+        for value, vinfo in values.items():
+            present = value != rest
+            if meaning.get("to_rest") and not present:
+                continue                 # "remove X" / "less X" names a present value, means the rest
+            if op in ("add", "set", "more", "bit_more") and rest is not None and not present:
+                continue
+            if op == "describe" and info["family"] == "item" and not present:
+                train_words = [vinfo["phrase"]] + list(vinfo["words"])      # "no glasses", "clean-shaven"
+                held_words = []
+            else:
+                train_words = _words(group, value, info, spec, "train")
+                held_words = _words(group, value, info, spec, "heldout")
+            # train: training templates x training words; heldout: every phrasing with a
+            # held-out template or a held-out word
+            if split == "train":
+                pairs = [(t, w) for t in templates["train"] for w in train_words]
+            else:
+                pairs = ([(t, w) for t in templates["heldout"] for w in train_words + held_words]
+                         + [(t, w) for t in templates["train"] for w in held_words])
+            target = rest if meaning.get("to_rest") else value
+            for template, word in pairs:
+                slots = {"word": word, "bare": _bare(word), "phrase": vinfo["phrase"], "noun": info.get("noun", "")}
+                for text in _fill(template, slots, pronouns):
+                    yield Phrasing(" ".join(text.split()), group, target, meaning["kind"], float(meaning["strength"]), split)
+
+
+def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[Phrasing]:
+    """Every phrasing of ``split`` ("train": training templates and words only; "heldout": each
+    phrasing uses a held-out template or a held-out word), optionally only for ``groups``.
+
+    A text that appears with two meanings is dropped, and a held-out text that also appears in
+    training is not held out: the splits never share a text."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    data, spec = load_instructions(), load_spec()
+    out: dict[str, Phrasing] = {}
+    clash: set[str] = set()
+    for group, info in data["groups"].items():
+        if groups is not None and group not in groups:
+            continue
+        for p in _group_phrasings(group, info, spec, split, data["pronouns"]):
+            old = out.get(p.text)
+            if old is not None and (old.group, old.value, old.kind, old.strength) != (p.group, p.value, p.kind, p.strength):
+                clash.add(p.text)
+            out.setdefault(p.text, p)
+    if unknown:
+        for text in data["unknown"][split]:
+            out.setdefault(text, Phrasing(text, UNKNOWN, "", "instruction", 1.0, split))
+    if split == "heldout":
+        seen = {p.text for p in phrasings("train", groups, unknown)}
+        clash |= seen
+    return [p for t, p in out.items() if t not in clash]
+
+
+def canonical(group: str, value: str) -> tuple[str, str]:
+    """(target text, neutral text) of a vocabulary target: the prompts the edit benchmarks use,
+    "a portrait of a person with red hair" from "a portrait of a person"."""
+    from stylepaint.portraits.vocabulary import neutral_prompt, prompt
+
+    return prompt(group, value), neutral_prompt(group)
+
+
+def label(group: str, value: str, strength: float = 1.0) -> str:
+    """How the editor shows an understood target: "hair colour → red" ("… (a bit)" at 0.5)."""
+    spec = load_spec()
+    text = f"{spec['groups'][group].get('label', group)} → {value}"
+    return text if strength >= 1.0 else f"{text} (a bit)"

@@ -1,0 +1,261 @@
+"""Training the universal mapper: a job that yields progress, stops when asked, resumes exactly.
+
+    job = train_universal(G, clip, "runs/universal", UniversalParams(steps=3000))
+    for info in job: ...               # {"done", "total", "loss", "parts", "elapsed_s", "message"}
+    model = info["mapper"]             # the last info: the trained UniversalMapper (also in the run folder)
+    train_universal(G, clip, "runs/universal", resume=True)       # carries on where it stopped
+
+Each step adds three losses (weights in ``UniversalParams``):
+
+* **reader**: a batch of training phrasings (``phrasings.phrasings("train")``: instructions and
+  descriptions from the vocabulary's words and templates) -> cross-entropy on the target they
+  name (or "unknown"), on instruction vs description, and the strength;
+* **CLIP**: one vocabulary description on ``batch`` random faces, the StyleCLIP objective
+  (directional CLIP loss + content + L2, ``objective.Objective``); any generator;
+* **pairs** (generators whose mapping computes the portrait code, ``tag_faces.portrait_code``):
+  for each random face a random target; the same face with that one attribute changed is exact
+  (``CodeLayout.z_for``), so the mapper's ΔW+ is pulled onto the true one (L2 in W+) and its
+  picture onto the true picture (pixel L2 at ``pixel_resolution``).
+
+The run folder holds a training checkpoint (``training.checkpoint``: model, Adam state, the
+random generator's state, the step) every ``snap_steps`` and when the job stops or is closed;
+``resume=True`` continues it bit for bit. ``universal-mapper.safetensors`` there is the result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from stylepaint.errors import InputError
+from stylepaint.styleclip.objective import LossWeights, Objective
+from stylepaint.styleclip.phrasings import UNKNOWN, canonical, phrasings, targets
+from stylepaint.styleclip.universal_mapper import FILE_NAME, UniversalMapper, condition, save_universal
+from stylepaint.training import checkpoint as ckpt
+
+METHOD = "universal-mapper"
+
+
+@dataclass(frozen=True)
+class UniversalParams:
+    steps: int = 3000              # training steps (``minutes`` may stop a run earlier; resume continues)
+    batch: int = 4                 # faces per step, for the CLIP loss and for the pairs each
+    lr: float = 1e-3               # Adam learning rate
+    truncation: float = 0.7        # psi of the training faces
+    depth: int = 2                 # modulated hidden layers per group net
+    hidden: int = 128              # their width
+    scale: float = 1.0             # ΔW+ = scale · net(w, text) (its output layer starts at 0.1 x default init)
+    reader_batch: int = 64         # phrasings per step for the reader
+    clip_every: int = 1            # a CLIP-loss batch every this many steps (0: none, pairs only)
+    pair: float = 1.0              # weight of the W+ pair loss
+    pixel: float = 1.0             # weight of the pixel pair loss
+    pixel_resolution: int = 32     # pictures compared at most this size
+    reader: float = 1.0            # weight of the reader's loss
+    groups: tuple | None = None    # vocabulary groups to learn (None: all)
+    snap_steps: int = 100          # checkpoint every this many steps
+    seed: int = 0
+    weights: LossWeights = field(default_factory=LossWeights)
+
+    def __post_init__(self):
+        if not (isinstance(self.steps, int) and self.steps >= 1) or self.batch < 1 or not self.lr > 0:
+            raise InputError("universal mapper training needs at least one step, a batch of at least 1 and lr > 0")
+        if self.groups is not None:
+            object.__setattr__(self, "groups", tuple(self.groups))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["groups"] = None if self.groups is None else list(self.groups)     # as JSON has it
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "UniversalParams":
+        data = dict(data)
+        data["weights"] = LossWeights(**data.get("weights", {}))
+        return cls(**data)
+
+
+class _Corpus:
+    """The training phrasings with their reader labels, and the text conditions of the mapper
+    (each target's canonical prompt, and every training description with its group's neutral)."""
+
+    def __init__(self, clip, groups):
+        self.targets = targets(groups)
+        index = {t: i for i, t in enumerate(self.targets)}
+        rows = phrasings("train", groups)
+        self.texts = [p.text for p in rows]
+        self.emb = torch.stack([clip.text.embed(t) for t in self.texts])
+        self.label = torch.tensor([index.get((p.group, p.value), len(self.targets)) if p.group != UNKNOWN
+                                   else len(self.targets) for p in rows])
+        self.kind = torch.tensor([float(p.kind == "instruction") for p in rows])
+        self.strength = torch.tensor([p.strength for p in rows])
+        self.known = self.label < len(self.targets)
+        # the mapper's texts: canonical prompts first, then training descriptions
+        self.cond_texts = [canonical(g, v) for g, v in self.targets]
+        self.cond_target = list(range(len(self.targets)))
+        for p in rows:
+            if p.kind == "description" and p.group != UNKNOWN:
+                self.cond_texts.append((p.text, canonical(p.group, p.value)[1]))
+                self.cond_target.append(index[(p.group, p.value)])
+        self.cond = torch.stack([condition(clip, t, n) for t, n in self.cond_texts])
+        self.cond_target = torch.tensor(self.cond_target)
+
+
+def _pick(gen: torch.Generator, n: int, k: int = 1) -> torch.Tensor:
+    return torch.randint(0, n, (k,), generator=gen)
+
+
+def train_universal(G, clip, run_dir, params: UniversalParams | None = None, resume: bool = False,
+                    minutes: float | None = None, steps: int | None = None):
+    """Job: yield progress dicts; the last has ``finished`` and ``mapper`` (also saved as
+    ``run_dir/universal-mapper.safetensors``). ``resume`` continues the run's checkpoint with its
+    own settings (``steps`` may extend it); bad input raises before the first yield."""
+    from stylepaint.directions.cache import generator_id
+    from stylepaint.tag_faces import portrait_code
+
+    run_dir = Path(run_dir)
+    state, tensors = None, None
+    if resume:
+        tensors, state = ckpt.load_checkpoint(run_dir)
+        if state.get("method") != METHOD:
+            raise InputError(f"{run_dir} holds a {state.get('method')!r} run, not a universal mapper's")
+        if state["model"] != generator_id(G) or state["clip"] != clip.model_id:
+            raise InputError(f"{run_dir} was trained for another model or CLIP; start a new run folder")
+        params = UniversalParams.from_dict(state["params"])
+    elif ckpt.has_checkpoint(run_dir):
+        raise InputError(f"{run_dir} already holds a training run: resume it, or pick a new folder")
+    params = params or UniversalParams()
+    if steps is not None:
+        params = replace(params, steps=int(steps))
+    if minutes is not None and not minutes > 0:
+        raise InputError("the time limit must be positive")
+    unknown = sorted(set(params.groups or ()) - {g for g, _ in targets()})
+    if unknown:
+        raise InputError(f"unknown attribute groups: {', '.join(unknown)}")
+    return _train(G, clip, run_dir, params, state, tensors, minutes, portrait_code(G))
+
+
+def _train(G, clip, run_dir: Path, params: UniversalParams, state, tensors, minutes, code):
+    from stylepaint.directions.cache import generator_id
+    from stylepaint.styleclip.mapper import ws_groups
+
+    torch.manual_seed(params.seed)           # initial weights
+    corpus = _Corpus(clip, params.groups)
+    info = {"model": generator_id(G), "clip": clip.model_id, "params": params.to_dict(), "pairs": code is not None}
+    model = UniversalMapper(G.num_ws, G.w_dim, ws_groups(G), int(corpus.emb.shape[1]), corpus.targets,
+                            params.depth, params.hidden, params.scale, info=info).to(G.device)
+    model.fit_inputs(G, seed=params.seed)
+    opt = torch.optim.Adam(model.parameters(), lr=params.lr)
+    gen = torch.Generator().manual_seed(params.seed + 1)
+    done, seconds, losses = 0, 0.0, []
+    if state is not None:
+        ckpt.load_module_tensors("model", model, tensors)
+        ckpt.load_optimizer_tensors("opt", opt, tensors, state["opt"])
+        gen.set_state(tensors["rng"].to(torch.uint8))
+        done, seconds, losses = int(state["step"]), float(state["seconds"]), list(state["losses"])
+        state["chunks"] = int(state.get("chunks", 0)) + 1
+    objectives: dict[int, Objective] = {}
+
+    def snapshot():
+        opt_tensors, opt_meta = ckpt.optimizer_tensors("opt", opt)
+        tensors = {**ckpt.module_tensors("model", model), **opt_tensors, "rng": gen.get_state()}
+        ckpt.save_checkpoint(run_dir, tensors, {
+            "method": METHOD, "model": info["model"], "clip": info["clip"], "params": params.to_dict(),
+            "step": done, "cur_nimg": done * params.batch, "seconds": seconds, "losses": losses, "opt": opt_meta,
+            "chunks": 0 if state is None else state["chunks"]})
+
+    t0, limit = time.perf_counter(), None if minutes is None else minutes * 60
+    base = seconds
+    try:
+        while done < params.steps:
+            loss, parts = _step(G, clip, model, corpus, objectives, gen, params, code, done)
+            opt.zero_grad(set_to_none=True)
+            with torch.inference_mode(False), torch.enable_grad():
+                loss.backward()
+            opt.step()
+            done += 1
+            losses.append(float(loss.detach()))
+            seconds = base + time.perf_counter() - t0
+            if done % params.snap_steps == 0:
+                snapshot()
+            yield {"done": done, "total": params.steps, "loss": losses[-1], "parts": parts, "elapsed_s": seconds,
+                   "message": f"step {done}/{params.steps}: loss {losses[-1]:.4f}"}
+            if limit is not None and time.perf_counter() - t0 >= limit:
+                break
+    finally:                               # a stop, a time limit or a closed job keeps what it learnt
+        if done and (not ckpt.has_checkpoint(run_dir) or ckpt.read_state(run_dir)["step"] != done):
+            snapshot()
+    model.info.update(steps=done, seconds=round(seconds, 1), first_loss=losses[0], last_loss=losses[-1])
+    model.eval().requires_grad_(False)
+    path = save_universal(model, run_dir / FILE_NAME)
+    yield {"done": done, "total": params.steps, "finished": done >= params.steps, "stopped": done < params.steps,
+           "mapper": model, "path": str(path), "losses": losses, "elapsed_s": seconds,
+           "message": "done" if done >= params.steps else f"stopped at step {done}; resume to continue"}
+
+
+def _step(G, clip, model, corpus: _Corpus, objectives: dict, gen: torch.Generator, params: UniversalParams,
+          code, step: int) -> tuple[torch.Tensor, dict]:
+    """The loss of one training step (with its graph), and its parts as floats."""
+    device = G.device
+    parts, total = {}, torch.zeros((), device=device)
+    with torch.inference_mode(False), torch.enable_grad():
+        if params.reader:
+            idx = torch.randint(0, len(corpus.texts), (params.reader_batch,), generator=gen)
+            out = model.read(corpus.emb[idx])
+            known = corpus.known[idx].to(device)
+            target = F.cross_entropy(out["logits"], corpus.label[idx].to(device))
+            kind = F.binary_cross_entropy_with_logits(out["kind"], corpus.kind[idx].to(device))
+            strength = ((out["strength"] - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
+            reader = target + kind + strength
+            total = total + params.reader * reader
+            parts["reader"] = float(reader.detach())
+        if params.clip_every and step % params.clip_every == 0:
+            i = int(_pick(gen, len(corpus.cond_texts)))
+            if i not in objectives:
+                text, neutral = corpus.cond_texts[i]
+                objectives[i] = Objective(G, clip, text, neutral, "all", params.weights)
+            objective = objectives[i]
+            z = torch.randn([params.batch, G.z_dim], generator=gen).to(device)
+            with torch.no_grad():
+                ws = G.mapping(z, truncation_psi=params.truncation)
+            start = objective.start(ws)
+            dws = model(ws, corpus.cond[i].to(device))
+            clip_loss, clip_parts = objective(start, objective.shift(dws), dws)
+            total = total + clip_loss
+            parts.update({f"clip_{k}": v for k, v in clip_parts.items()})
+        if code is not None and (params.pair or params.pixel):
+            pair, pixel = _pair_losses(G, model, corpus, gen, params, code)
+            total = total + params.pair * pair + params.pixel * pixel
+            parts["pair"], parts["pixel"] = float(pair.detach()), float(pixel.detach())
+    return total, parts
+
+
+def pair_batch(G, code, z: torch.Tensor, target_pairs: list, truncation: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ws, true ΔW+) of faces ``z`` [N, z_dim] and the same faces with one attribute changed each
+    (``target_pairs``: (group, value) per face), both at ``truncation``: exact before/after pairs."""
+    z_np = z.double().cpu().numpy()
+    after = np.stack([code.z_for({g: v}, z_np[i:i + 1])[0] for i, (g, v) in enumerate(target_pairs)])
+    with torch.no_grad():
+        ws = G.mapping(z.to(G.device), truncation_psi=truncation)
+        ws_after = G.mapping(torch.from_numpy(after).float().to(G.device), truncation_psi=truncation)
+    return ws, ws_after - ws
+
+
+def _pair_losses(G, model, corpus: _Corpus, gen, params: UniversalParams, code):
+    z = torch.randn([params.batch, G.z_dim], generator=gen)
+    cond_idx = torch.randint(0, len(corpus.cond_texts), (params.batch,), generator=gen)
+    tidx = corpus.cond_target[cond_idx]
+    ws, true = pair_batch(G, code, z, [corpus.targets[int(t)] for t in tidx], params.truncation)
+    pred = model(ws, corpus.cond[cond_idx].to(G.device))
+    pair = (pred - true).pow(2).sum(-1).mean()
+    pixel = torch.zeros((), device=G.device)
+    if params.pixel:
+        res = min(G.img_resolution, params.pixel_resolution)
+        styles = G.styles(torch.cat([ws + pred, ws + true]))
+        img = G.synthesis_from_styles(styles, "const", res)
+        pixel = F.mse_loss(img[:len(ws)], img[len(ws):].detach())
+    return pair, pixel

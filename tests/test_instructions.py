@@ -1,0 +1,121 @@
+"""Instructions through the universal mapper's reader (issue 18), on a tiny random CLIP.
+
+The phrasings keep held-out wording out of training; an instruction and its description give
+the same target; unknown and empty instructions are one clear message; the edit is an ordinary
+edit step that replays and that α scales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from stylepaint.clip import load_clip
+from stylepaint.edits import EditStep
+from stylepaint.engine import stylespace
+from stylepaint.engine.render import Renderer
+from stylepaint.errors import InputError
+from stylepaint.styleclip.instructions import understand, universal_step
+from stylepaint.styleclip.phrasings import UNKNOWN, phrasings
+from stylepaint.styleclip.universal_training import UniversalParams, train_universal
+
+GROUPS = ("hair_color", "eyewear", "expression")
+READER = UniversalParams(steps=600, batch=1, reader_batch=64, hidden=8, groups=GROUPS, clip_every=0, lr=1e-2,
+                         snap_steps=1000, seed=0)
+
+
+def meaning(p):
+    return p.group, p.value, p.kind
+
+
+def test_held_out_wording_never_appears_in_training():
+    train = {p.text: p for p in phrasings("train")}
+    held = {p.text: p for p in phrasings("heldout")}
+    assert not set(train) & set(held)
+    for text in ("crimson hair", "take off the specs", "put a cap on her", "a little less cheerful"):
+        assert text in held, text
+    assert meaning(held["take off the specs"]) == ("eyewear", "none", "instruction")
+    assert held["a little less cheerful"].strength == 0.5 and held["a little less cheerful"].value == "neutral"
+    assert meaning(train["make the hair red"]) == ("hair_color", "red", "instruction")
+    assert train["red hair"].kind == "description"
+    kinds = {(p.kind, p.group == UNKNOWN) for p in held.values()}
+    assert kinds == {("instruction", False), ("description", False), ("instruction", True)}
+    assert sum(p.kind == "instruction" and p.group != UNKNOWN for p in held.values()) >= 30
+    assert sum(p.kind == "description" for p in held.values()) >= 30
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_clip_spec, tmp_path_factory):
+    import torch
+
+    from stylepaint.engine.networks import Generator
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    G = Generator(z_dim=32, w_dim=32, img_resolution=16, mapping_layers=2, channel_base=128, channel_max=32)
+    G.model_id = "tiny-instructions"
+    G = G.eval().requires_grad_(False)
+    clip = load_clip(tiny_clip_spec)
+    model = list(train_universal(G, clip, tmp_path_factory.mktemp("reader"), READER))[-1]["mapper"]
+    yield G, clip, model
+    torch.set_num_threads(before)
+
+
+def test_an_instruction_and_its_description_give_the_same_target(trained):
+    G, clip, model = trained
+    for instruction, description, target in [("make the hair red", "red hair", ("hair_color", "red")),
+                                             ("remove her glasses", "a person with no glasses", ("eyewear", "none")),
+                                             ("add sunglasses", "sunglasses", ("eyewear", "sunglasses"))]:
+        a, b = understand(model, clip, instruction), understand(model, clip, description)
+        assert (a.group, a.value) == (b.group, b.value) == target, (instruction, description)
+        assert a.kind == "instruction" and b.kind == "description"
+        assert (a.target, a.neutral) == (b.target, b.neutral)
+    u = understand(model, clip, "a bit less smiling")
+    assert (u.group, u.value, u.strength) == ("expression", "neutral", 0.5)
+    assert u.label == "expression → neutral (a bit)"
+    assert understand(model, clip, "make the hair red").label == "hair colour → red"
+
+
+@pytest.mark.parametrize("text", ["", "   ", None])
+def test_an_empty_instruction_is_one_clear_message(trained, text):
+    G, clip, model = trained
+    with pytest.raises(InputError, match="the instruction is empty") as err:
+        understand(model, clip, text)
+    assert "\n" not in str(err.value)
+
+
+def test_an_unknown_instruction_is_one_clear_message(trained):
+    G, clip, model = trained
+    for text in ("make the car red", "delete the file"):
+        with pytest.raises(InputError, match="could not understand the instruction") as err:
+            understand(model, clip, text)
+        assert "\n" not in str(err.value) and "make the hair red" in str(err.value)
+
+
+def test_the_edit_is_a_replayable_step_that_alpha_scales(trained, tmp_path):
+    G, clip, model = trained
+    ws = stylespace.seed_to_ws(G, 4)
+    step, u = universal_step(G, clip, model, ws, "make the hair red", alpha=2.0)
+    assert isinstance(step, EditStep) and step.name == "hair colour → red" and step.alpha == 2.0
+    assert len(step.delta) == sum(l.channels for l in G.style_layers)
+    half, _ = universal_step(G, clip, model, ws, "red hair", alpha=1.0)
+    assert half.delta == step.delta                    # the same target, the same edit
+    again = EditStep.from_dict(step.to_dict())
+    assert again == step
+    from stylepaint.engine.checkpoints import save_generator
+
+    path = tmp_path / "g.safetensors"
+    save_generator(G, path)
+    renderer = Renderer(build_directions=False)
+
+    def picture(edits):
+        result = renderer.render(model=str(path), seed=4, edits=[e.to_dict() for e in edits])
+        assert result["error"] is None, result["error"]
+        return result["image"]
+
+    plain = picture([])
+    assert np.array_equal(picture([step.with_(alpha=0.0)]), plain)
+    assert not np.array_equal(picture([step]), plain)

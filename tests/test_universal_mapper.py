@@ -1,0 +1,139 @@
+"""The universal mapper (issue 18) on tiny generators and a tiny random CLIP.
+
+Shape and α linearity, α = 0 identity, exact resume, pair supervision on a generator that
+computes the portrait code, and the file's identity checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+from stylepaint.clip import load_clip
+from stylepaint.engine import stylespace
+from stylepaint.engine.networks import Generator
+from stylepaint.errors import DataFileError, InputError
+from stylepaint.portraits.latent_code import write_mapping
+from stylepaint.styleclip.phrasings import canonical, targets
+from stylepaint.styleclip.universal_mapper import condition, load_universal, save_universal
+from stylepaint.styleclip.universal_training import UniversalParams, pair_batch, train_universal
+from stylepaint.tag_faces import portrait_code
+from stylepaint.training import checkpoint as ckpt
+
+GROUPS = ("hair_color", "eyewear")
+FAST = UniversalParams(steps=4, batch=2, reader_batch=16, hidden=16, groups=GROUPS, snap_steps=3, seed=1)
+
+
+@pytest.fixture
+def clip(tiny_clip_spec, one_torch_thread):
+    return load_clip(tiny_clip_spec)
+
+
+@pytest.fixture(scope="module")
+def code_generator():
+    """A 16 px generator whose mapping computes the portrait code (random synthesis)."""
+    torch.manual_seed(0)
+    G = Generator(z_dim=128, w_dim=128, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8)
+    write_mapping(G)
+    G.model_id = "tiny-code-generator"
+    return G.eval().requires_grad_(False)
+
+
+def last(job):
+    infos = list(job)
+    assert infos[-1].get("finished"), infos[-1]
+    return infos
+
+
+def test_output_shape_alpha_linearity_and_identity(tiny_generator, clip, tmp_path):
+    G = tiny_generator
+    model = last(train_universal(G, clip, tmp_path / "run", FAST))[-1]["mapper"]
+    ws = stylespace.seed_to_ws(G, 3).repeat(2, 1, 1)
+    cond = condition(clip, "a portrait of a person with red hair", "a portrait of a person")
+    d1 = model(ws, cond)
+    assert d1.shape == ws.shape and d1.abs().max() > 0
+    assert torch.allclose(model(ws, cond, alpha=2.5), 2.5 * d1, atol=1e-6)
+    assert torch.equal(model(ws, cond, alpha=0.0), torch.zeros_like(ws))
+    s1 = model.shift(G, ws, cond)
+    assert s1.shape == (2, sum(l.channels for l in G.style_layers))
+    assert torch.allclose(model.shift(G, ws, cond, alpha=-3.0), -3.0 * s1, atol=1e-5)
+    # another text moves the face differently: the text conditions the edit
+    assert not torch.allclose(model(ws, condition(clip, "glasses")), d1)
+    # per-sample conditions
+    both = model(ws, torch.stack([cond, condition(clip, "glasses")]))
+    assert torch.allclose(both[0], d1[0], atol=1e-6)
+
+
+def test_training_resumes_exactly(tiny_generator, clip, tmp_path):
+    G = tiny_generator
+    params = replace(FAST, steps=6, snap_steps=100)
+    whole = last(train_universal(G, clip, tmp_path / "whole", params))
+    job = train_universal(G, clip, tmp_path / "cut", params)
+    for info in job:
+        if info["done"] == 2:
+            break
+    job.close()                                   # stopping keeps what was learnt
+    assert ckpt.read_state(tmp_path / "cut")["step"] == 2
+    cut = last(train_universal(G, clip, tmp_path / "cut", resume=True))
+    assert cut[-1]["losses"] == whole[-1]["losses"]
+    a, _ = ckpt.load_checkpoint(tmp_path / "whole")
+    b, state = ckpt.load_checkpoint(tmp_path / "cut")
+    assert state["chunks"] == 1 and state["step"] == 6
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    # a finished run extends with more steps; a used folder is not overwritten
+    assert last(train_universal(G, clip, tmp_path / "cut", resume=True, steps=7))[-1]["done"] == 7
+    with pytest.raises(InputError, match="already holds"):
+        train_universal(G, clip, tmp_path / "cut", params)
+
+
+def test_a_time_limit_stops_and_says_so(tiny_generator, clip, tmp_path):
+    infos = list(train_universal(tiny_generator, clip, tmp_path / "run", FAST, minutes=1e-6))
+    assert infos[-1]["stopped"] and not infos[-1]["finished"] and infos[-1]["done"] == 1
+    assert "resume" in infos[-1]["message"]
+
+
+def test_pairs_are_exact_and_supervise_the_mapper(code_generator, clip, tmp_path):
+    G = code_generator
+    code = portrait_code(G)
+    assert code is not None
+    z = torch.randn(4, 128, generator=torch.Generator().manual_seed(5))
+    wanted = [("hair_color", "red"), ("eyewear", "glasses"), ("hair_color", "blue"), ("eyewear", "none")]
+    ws, delta = pair_batch(G, code, z, wanted, 1.0)
+    after = code.decode((ws + delta)[:, 0].double().numpy())
+    before = code.decode(ws[:, 0].double().numpy())
+    for (g, v), a, b in zip(wanted, after, before):
+        assert a["attributes"][g] == v
+        assert {k: x for k, x in a["attributes"].items() if k != g} == {k: x for k, x in b["attributes"].items() if k != g}
+    params = replace(FAST, steps=80, clip_every=0, lr=3e-3, batch=8, hidden=64, pixel=0.5)
+    infos = last(train_universal(G, clip, tmp_path / "run", params))
+    model = infos[-1]["mapper"]
+    assert model.info["pairs"] is True and {"pair", "pixel"} <= set(infos[0]["parts"])
+    # on fresh faces and the canonical texts, the edit lands nearer the true "after" than no edit
+    z = torch.randn(32, 128, generator=torch.Generator().manual_seed(11))
+    wanted = [targets(GROUPS)[i % len(targets(GROUPS))] for i in range(32)]
+    ws, true = pair_batch(G, code, z, wanted, params.truncation)
+    conds = torch.stack([condition(clip, *canonical(g, v)) for g, v in wanted])
+    with torch.no_grad():
+        err = (model(ws, conds) - true).pow(2).sum(-1).mean()
+    assert err < 0.85 * true.pow(2).sum(-1).mean()
+
+
+def test_saved_file_reloads_and_refuses_another_model(tiny_generator, code_generator, clip, tmp_path):
+    model = last(train_universal(tiny_generator, clip, tmp_path / "run", FAST))[-1]["mapper"]
+    path = tmp_path / "run" / "universal-mapper.safetensors"
+    loaded = load_universal(path, tiny_generator, clip)
+    ws = stylespace.seed_to_ws(tiny_generator, 1)
+    cond = condition(clip, "blue hair")
+    assert torch.equal(loaded(ws, cond), model(ws, cond))
+    assert loaded.targets == targets(GROUPS)
+    with pytest.raises(DataFileError, match="another model"):
+        load_universal(path, code_generator, clip)
+    (tmp_path / "junk.safetensors").write_bytes(b"nothing")
+    with pytest.raises(DataFileError, match="not a stylepaint universal mapper"):
+        load_universal(tmp_path / "junk.safetensors", tiny_generator, clip)
+    save_universal(model, tmp_path / "copy.safetensors")
+    assert load_universal(tmp_path / "copy.safetensors", tiny_generator, clip).info == model.info
