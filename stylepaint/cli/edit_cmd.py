@@ -10,6 +10,10 @@ so several edits stack in order::
 directions are built first (with a progress bar) and cached; rendering goes through the one
 render entry point.
 
+``--instruction "make the hair red"`` (or a description, "red hair") starts an edit made by the
+universal mapper (``stylepaint mapper train-universal``): the text is understood by the same
+model, the edit is made for this face (``--alpha`` defaults to 1) and the PNG's recipe keeps it.
+
 ``--method`` picks how an edit is made (StyleCLIP's three ways): ``directions`` (default,
 global directions), ``optimize`` (the latent optimizer runs for this face first, ``--steps``;
 the PNG's recipe keeps its result) or ``mapper`` (a mapper trained with ``stylepaint mapper
@@ -30,10 +34,10 @@ class _EditOption(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         edits = getattr(namespace, "edits", None) or []
-        if self.dest == "prompt":
-            edits.append({"prompt": values})
+        if self.dest in ("prompt", "instruction"):
+            edits.append({"prompt": values} if self.dest == "prompt" else {"prompt": values, "instruction": True})
         elif not edits:
-            parser.error(f"{option_string} must come after the --prompt it belongs to")
+            parser.error(f"{option_string} must come after the --prompt or --instruction it belongs to")
         else:
             edits[-1][self.dest] = EDIT_FIELDS[self.dest](values)
         namespace.edits = edits
@@ -52,6 +56,8 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed of the face (default 0)")
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI", help="truncation psi (default 1.0)")
     p.add_argument("--prompt", action=_EditOption, dest="prompt", metavar="TEXT", help="what the edit should show")
+    p.add_argument("--instruction", action=_EditOption, dest="instruction", metavar="TEXT",
+                   help="an instruction (\"make the hair red\") or description, made by the universal mapper")
     p.add_argument("--neutral", action=_EditOption, dest="neutral", metavar="TEXT",
                    help="neutral text of this edit (default: the model's, e.g. 'face')")
     p.add_argument("--alpha", action=_EditOption, dest="alpha", metavar="A", help="strength, about -10..10")
@@ -77,7 +83,7 @@ def register(sub) -> None:
     p.add_argument("--latent", default=None, metavar="NPZ",
                    help="with --photo: reuse the inversion that 'stylepaint invert' wrote")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
-    p.set_defaults(func=run, edits=None)
+    p.set_defaults(func=run, edits=None, instruction=None)
 
 
 def steps_from_args(edits) -> list:
@@ -88,6 +94,13 @@ def steps_from_args(edits) -> list:
         raise InputError("give at least one --prompt (with its --alpha)")
     steps = []
     for e in edits:
+        if e.pop("instruction", False):        # its shift comes from the universal mapper (``instructed``)
+            if not e["prompt"].strip():
+                from stylepaint.styleclip.instructions import empty_message
+
+                raise InputError(empty_message())
+            steps.append(("instruction", EditStep(**{"alpha": 1.0, **e})))
+            continue
         if "alpha" not in e:
             raise InputError(f"the edit {e['prompt']!r} needs an --alpha after its --prompt")
         if e.get("method") == "optimize":       # its shift comes from the optimizer (``optimized``)
@@ -118,6 +131,18 @@ def optimized(G, clip, step, args):
             job.close()
             raise StylepaintError("stopped while optimizing; nothing was written") from None
     return info["edit"].with_(alpha=step.alpha, enabled=step.enabled, mask=step.mask)
+
+
+def instructed(G, clip, step, args):
+    """The universal mapper's edit of this face for the instruction or description ``step.prompt``."""
+    from stylepaint.engine import stylespace
+    from stylepaint.styleclip.instructions import universal_step
+    from stylepaint.styleclip.universal_mapper import require_universal
+
+    ws = stylespace.seed_to_ws(G, args.seed, args.truncation)
+    made, understood = universal_step(G, clip, require_universal(G, clip), ws, step.prompt, step.alpha)
+    print(f"understood {step.prompt!r} as {understood.label} ({understood.kind})")
+    return made.with_(enabled=step.enabled, mask=step.mask)
 
 
 def grid_values(step, alphas, betas) -> tuple[list[float], list[float]]:
@@ -156,12 +181,13 @@ def run(args) -> int:
 
     steps = steps_from_args(args.edits)
     if args.photo and any(isinstance(s, tuple) for s in steps):
-        raise InputError("--method optimize works on a seed for now; for a photo use directions or a mapper")
+        raise InputError("--method optimize and --instruction work on a seed for now; for a photo use directions or a mapper")
     renderer = Renderer()
     G = renderer.generator(args.model, args.device)
     spec = args.clip or default_clip_for(G)
     clip = load_clip(spec, device=G.device, download=args.download)
-    steps = [optimized(G, clip, s[1], args) if isinstance(s, tuple) else s for s in steps]
+    made_by = {"optimize": optimized, "instruction": instructed}
+    steps = [made_by[s[0]](G, clip, s[1], args) if isinstance(s, tuple) else s for s in steps]
     if any(s.method == "directions" for s in steps) and cached(G, clip) is None:
         job = build(G, clip)
         with tqdm(unit="ch", desc="directions (first use of this model and CLIP)", dynamic_ncols=True) as bar:

@@ -3,6 +3,10 @@
 Trains one mapper for one prompt on random faces of MODEL and saves it in the user cache, keyed
 by the model, the CLIP and the prompt; ``stylepaint edit --method mapper`` and the editor then
 use it instantly. Ctrl+C stops the training and saves nothing.
+
+`stylepaint mapper train-universal MODEL --out RUN [--minutes 110] [--resume]`: the universal
+mapper (one model for any text, and instructions), trained in resumable chunks in RUN; when it
+stops, the model is copied where ``stylepaint edit --instruction`` and the editor find it.
 """
 
 from __future__ import annotations
@@ -24,6 +28,22 @@ def register(sub) -> None:
     t.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     t.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
     t.set_defaults(func=run_train)
+    u = msub.add_parser("train-universal", help="train the universal mapper (any text, instructions); resumable")
+    u.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    u.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoints and the trained model")
+    u.add_argument("--resume", action="store_true", help="continue the run in --out with its own settings")
+    u.add_argument("--minutes", type=float, default=None, metavar="N", help="stop after N minutes (resume later)")
+    u.add_argument("--steps", type=int, default=None, metavar="N", help="training steps in all (default 3000)")
+    u.add_argument("--batch", type=int, default=None, metavar="N", help="faces per step (default 4)")
+    u.add_argument("--lr", type=float, default=None, metavar="LR", help="Adam learning rate (default 1e-3)")
+    u.add_argument("--groups", default=None, metavar="G,G", help="only these vocabulary groups (default all)")
+    u.add_argument("--no-clip-loss", action="store_true", help="pairs and reader only (generators with the portrait code)")
+    u.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    u.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
+    u.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
+    u.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
+    u.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
+    u.set_defaults(func=run_train_universal)
 
 
 def run_train(args) -> int:
@@ -55,4 +75,48 @@ def run_train(args) -> int:
     path = save_mapper(info["mapper"], G, clip)
     losses = info["losses"]
     print(f"wrote {path} ({len(losses)} steps in {info['elapsed_s']:.1f} s; loss {losses[0]:.4f} -> {losses[-1]:.4f})")
+    return 0
+
+
+def run_train_universal(args) -> int:
+    import shutil
+
+    import torch
+    from tqdm import tqdm
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.styleclip.universal_mapper import universal_path
+    from stylepaint.styleclip.universal_training import UniversalParams, train_universal
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    G = Renderer().generator(args.model, args.device)
+    clip = load_clip(args.clip or default_clip_for(G), device=G.device, download=args.download)
+    given = {k: v for k, v in (("batch", args.batch), ("lr", args.lr)) if v is not None}
+    if args.groups:
+        given["groups"] = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    if args.no_clip_loss:
+        given["clip_every"] = 0
+    params = None if args.resume else UniversalParams(seed=args.seed, **given)
+    job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps)
+    info = None
+    with tqdm(unit="step", desc="universal mapper", dynamic_ncols=True) as bar:
+        try:
+            for info in job:
+                bar.total, bar.n = info["total"], info["done"]
+                if "loss" in info:
+                    bar.set_postfix(loss=f"{info['loss']:.4f}")
+                bar.refresh()
+        except KeyboardInterrupt:
+            job.close()
+            print(f"stopped; the run in {args.out} resumes with --resume")
+            return 130
+    target = universal_path(G, clip)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(info["path"], target)
+    losses = info["losses"]
+    print(f"{info['message']}: {info['done']}/{info['total']} steps, {info['elapsed_s']:.0f} s in all; loss "
+          f"{losses[0]:.4f} -> {losses[-1]:.4f}; wrote {info['path']} and {target}")
     return 0

@@ -42,7 +42,7 @@ class Understanding:
         return label(self.group, self.value, self.strength) if self.group else self.target
 
 
-def _empty_message() -> str:
+def empty_message() -> str:
     return ("the instruction is empty: say what to change, e.g. \"make the hair red\", "
             "\"remove her glasses\" or \"a bit less smiling\", or describe it, e.g. \"red hair\"")
 
@@ -51,7 +51,7 @@ def _empty_message() -> str:
 def understand(model, clip, text) -> Understanding:
     """What ``text`` asks for, as the reader of the universal ``model`` reads it."""
     if not isinstance(text, str) or not text.strip():
-        raise InputError(_empty_message())
+        raise InputError(empty_message())
     text = " ".join(text.split())
     out = model.read(clip.text.embed(text))
     probs = out["logits"].softmax(-1)[0]

@@ -1,0 +1,47 @@
+"""`stylepaint mapper train-universal` and `stylepaint edit --instruction` (issue 18), in-process,
+on the tiny saved generator and tiny CLIP of the directions CLI tests."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from stylepaint.cli import main
+from test_directions_cli import files  # noqa: F401  (the tiny saved generator and CLIP files)
+
+
+def edit(files, out, *extra):
+    return main(["edit", files["model"], "--seed", "4", "--clip", files["clip"], *extra, "-o", str(out)])
+
+
+def pixels(path):
+    return np.asarray(Image.open(path).convert("RGB"))
+
+
+def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch_thread):
+    assert edit(files, tmp_path / "none.png", "--instruction", "make the hair red") == 2
+    assert "train-universal" in capsys.readouterr().err
+    train = ["mapper", "train-universal", files["model"], "--out", str(tmp_path / "run"), "--clip", files["clip"]]
+    # reader only (no CLIP loss; no pairs on this generator), in two chunks
+    assert main([*train, "--steps", "300", "--groups", "hair_color,eyewear", "--no-clip-loss", "--lr", "1e-2"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert main([*train, "--resume", "--steps", "600"]) == 0
+    out = capsys.readouterr().out
+    assert "600/600 steps" in out
+    state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["state"]
+    assert state["step"] == 600 and state["chunks"] == 1
+    assert edit(files, tmp_path / "plain.png", "--prompt", "red hair", "--alpha", "0") == 0
+    assert edit(files, tmp_path / "zero.png", "--instruction", "make the hair red", "--alpha", "0") == 0
+    assert "hair colour → red" in capsys.readouterr().out
+    assert edit(files, tmp_path / "red.png", "--instruction", "make the hair red") == 0
+    assert np.array_equal(pixels(tmp_path / "zero.png"), pixels(tmp_path / "plain.png"))
+    assert not np.array_equal(pixels(tmp_path / "red.png"), pixels(tmp_path / "plain.png"))
+    capsys.readouterr()
+    assert edit(files, tmp_path / "x.png", "--instruction", "make the car red") == 2
+    err = capsys.readouterr().err
+    assert "could not understand the instruction" in err and err.count("\n") == 1
+    assert edit(files, tmp_path / "y.png", "--instruction", " ") == 2
+    assert "the instruction is empty" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
