@@ -45,3 +45,34 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     assert edit(files, tmp_path / "y.png", "--instruction", " ") == 2
     assert "the instruction is empty" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_the_editor_job_makes_the_edit_or_says_why_not(files, tmp_path, one_torch_thread):
+    from stylepaint.engine import stylespace
+    from stylepaint.engine.render import Renderer
+    from stylepaint.errors import StylepaintError
+    from stylepaint.gui.engine_jobs import universal_edit_job
+
+    class Worker:
+        renderer = Renderer(build_directions=False)
+
+    def run(text):
+        job = universal_edit_job(files["model"], files["clip"], "cpu", ws, text, worker=Worker())
+        progress = []
+        try:
+            while True:
+                progress.append(next(job))
+        except StopIteration as stop:
+            return progress, stop.value
+
+    ws = stylespace.seed_to_ws(Worker.renderer.generator(files["model"], "cpu"), 4)[0].numpy()
+    try:
+        run("make the hair red")
+        raise AssertionError("no universal mapper is trained yet")
+    except StylepaintError as exc:
+        assert "train-universal" in str(exc)
+    assert main(["mapper", "train-universal", files["model"], "--out", str(tmp_path / "run"), "--clip", files["clip"],
+                 "--steps", "600", "--groups", "hair_color,eyewear", "--no-clip-loss", "--lr", "1e-2"]) == 0
+    progress, result = run("make the hair red")
+    assert progress and result["name"] == "hair colour → red" and result["kind"] == "instruction"
+    assert result["delta"].shape == (sum(l.channels for l in Worker.renderer.generator(files["model"], "cpu").style_layers),)

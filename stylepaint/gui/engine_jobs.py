@@ -7,6 +7,7 @@ Closing one (cancel) stops it between steps: nothing is returned, nothing is sav
 
 * ``optimize_edit_job``: the latent optimizer for the current face -> the edit's StyleSpace Δ.
 * ``mapper_edit_job``: reuse this prompt's cached latent mapper, or train and cache one.
+* ``universal_edit_job``: an instruction or description through the universal mapper -> the Δ.
 * ``tag_faces_job``: faces from tags (portrait code or CLIP search) -> ws and thumbnails.
 * ``read_face_job``: the oracle's reading of each vocabulary group on the face without its edits.
 """
@@ -81,6 +82,22 @@ def mapper_edit_job(model, clip, device, prompt: str, neutral=None, layers: str 
     params = MapperParams(steps=int(steps), minutes=minutes, seed=int(seed))
     last = yield from _steps(train_mapper(G, clip_model, prompt, neutral, layers, params), "mapper")
     return {"trained": True, "path": str(save_mapper(last["mapper"], G, clip_model)), "model_id": G.model_id}
+
+
+@engine_job
+def universal_edit_job(model, clip, device, ws, text: str, worker=None):
+    """The universal mapper's edit of the face ``ws`` for an instruction ("make the hair red") or a
+    description; returns {"delta" [C] float32, "name" (how it was understood, "hair colour → red"),
+    "kind", "model_id"}. No mapper for this model and CLIP, or an instruction it cannot read, is
+    one ``StylepaintError``."""
+    from stylepaint.styleclip.instructions import universal_step
+    from stylepaint.styleclip.universal_mapper import require_universal
+
+    G, clip_model = _engine(worker, model, clip, device)
+    yield {"done": 0, "total": 1, "message": f"Reading “{text}”"}
+    step, understood = universal_step(G, clip_model, require_universal(G, clip_model), np.asarray(ws, np.float32), text)
+    return {"delta": np.asarray(step.delta, np.float32), "name": understood.label, "kind": understood.kind,
+            "model_id": G.model_id}
 
 
 @engine_job
