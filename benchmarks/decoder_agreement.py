@@ -3,8 +3,10 @@
 For a generator whose mapping computes the portrait code (the decoder route), every sample's
 true attributes are known: they are the code's. This prints, on ``--count`` samples (seeds
 0..count-1, psi 1), the share on which the oracle is confident in every group, and per group
-the oracle's agreement with the code and its confident share; ``--sheet`` writes pairs of
-(render of the code, generated) side by side. ``--resolution 64`` scores the 64 px stage's
+the oracle's agreement with the code and its confident share, and the L1 distance of the
+samples to the renders of their codes (all pixels, and on the small parts: eyes, mouth,
+earrings, cheeks), which needs no oracle; ``--sheet`` writes pairs of (render of the code,
+generated) side by side. ``--resolution 64`` scores the 64 px stage's
 own image (what the first training stage trains). The oracle only measures here.
 
     python benchmarks/decoder_agreement.py runs/portraits-128/G_ema.safetensors --count 512 --sheet pairs.png
@@ -41,6 +43,7 @@ def agreement(model: Path, count: int, resolution: int | None, sheet: Path | Non
     from stylepaint.portraits.dataset import render_records
     from stylepaint.portraits.oracle import load_oracle
     from stylepaint.tag_faces import portrait_code
+    from stylepaint.training.decoder import face_weight_map
     from stylepaint.training.evaluate import confident_share
     from stylepaint.training.sheets import seed_latents, tile
 
@@ -55,6 +58,12 @@ def agreement(model: Path, count: int, resolution: int | None, sheet: Path | Non
     images = torch.cat([G.synthesis.forward_styles(G.synthesis.styles(part), "const", max_resolution=res)
                         for part in ws.split(64)]).clamp(-1, 1)
     records = code.decode(ws[:, 0].numpy())
+    real = render_records(records, res)
+    target = torch.from_numpy(real).permute(0, 3, 1, 2).float() / 127.5 - 1
+    diff = (images - target).abs().mean(1)                                   # [N, R, R]
+    parts = face_weight_map(res, 0.0, 1.0)[0, 0]
+    parts = (parts - parts.min()).clamp(min=0)
+    parts_l1 = float((diff * parts).sum() / (parts.sum() * len(diff)))
     probs = {g: [] for g in oracle.groups}
     for part in images.split(128):
         for g, p in oracle.predict(part).items():
@@ -66,11 +75,11 @@ def agreement(model: Path, count: int, resolution: int | None, sheet: Path | Non
     for g, values in oracle.groups.items():
         agree = np.mean([values[i] == r["attributes"][g] for i, r in zip(probs[g].argmax(1), records)])
         print(f"{g:<12} {100 * agree:>15.1f}% {100 * per_group[g]:>9.1f}%")
+    print(f"L1 to the renders of the codes (images in [-1, 1]): all pixels {diff.mean():.4f}, small parts {parts_l1:.4f}")
     if sheet:
         n = min(16, count)
         fake = ((images[:n] + 1) * 127.5).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-        real = render_records(records[:n], res)
-        pairs = np.stack([x for pair in zip(real, fake) for x in pair])
+        pairs = np.stack([x for pair in zip(real[:n], fake) for x in pair])
         Image.fromarray(tile(pairs, 8)).save(sheet)
         print(f"wrote {sheet} (pairs: render of the code | generated)")
 
