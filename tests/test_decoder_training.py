@@ -153,3 +153,37 @@ def test_a_run_started_on_raw_w_resumes_centred_and_saves_the_same_generator(tmp
     after = load_generator(tmp_path / "run" / "G_ema.safetensors")
     z = torch.randn(2, 128)
     assert (before(z, noise_mode="const") - after(z, noise_mode="const")).abs().max() < 1e-3   # (G_ema still drifts towards G)
+
+
+def test_critic_run_trains_its_critic_once_and_resumes_exactly(tmp_path, one_torch_thread):
+    from stylepaint.training.critic import CRITIC_FILE
+
+    _run(tmp_path / "whole", 0.192, critic_weight=0.5)
+    _run(tmp_path / "cut", 0.112, critic_weight=0.5)
+    critic = (tmp_path / "cut" / CRITIC_FILE).read_bytes()
+    (tmp_path / "cut" / "cache").rename(tmp_path / "cut" / "cache-gone")
+    _run(tmp_path / "cut", 0.192, resume=True)
+    assert (tmp_path / "cut" / CRITIC_FILE).read_bytes() == critic          # reused, not trained again
+    a, _ = ckpt.load_checkpoint(tmp_path / "whole")
+    b, _ = ckpt.load_checkpoint(tmp_path / "cut")
+    for name in a:
+        if name.startswith(("G_ema.", "G.")):
+            assert torch.equal(a[name], b[name]), name
+    _run(tmp_path / "plain", 0.192)
+    c, _ = ckpt.load_checkpoint(tmp_path / "plain")
+    assert not torch.equal(a["G.synthesis.b32.torgb.weight"], c["G.synthesis.b32.torgb.weight"])   # the term acts
+
+
+def test_perceptual_loss_is_zero_on_equal_images_and_pulls_towards_the_render():
+    from stylepaint.portraits.oracle import OracleNet
+    from stylepaint.training.critic import WIDTHS, perceptual_loss
+
+    torch.manual_seed(0)
+    net = OracleNet({"a": ["x", "y"]}, 32, WIDTHS).eval().requires_grad_(False)
+    real = torch.rand(4, 3, 32, 32) * 2 - 1
+    assert perceptual_loss(net, real.clone(), real).item() == pytest.approx(0.0, abs=1e-6)
+    fake = (real + 0.3 * torch.randn_like(real)).requires_grad_(True)
+    loss = perceptual_loss(net, fake, real)
+    loss.backward()
+    stepped = (fake - 0.02 * fake.grad / fake.grad.abs().mean()).detach()          # a small step down
+    assert loss.item() > 0.05 and perceptual_loss(net, stepped, real).item() < loss.item()

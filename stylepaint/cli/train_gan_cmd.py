@@ -44,6 +44,9 @@ def register(sub) -> None:
                    help="decoder: extra loss weight on eyes, mouth, earrings and cheeks (default 0; may change on --resume)")
     p.add_argument("--centred", choices=["yes", "no"], default=None,
                    help="decoder: train the style affines on w - w_avg (default yes; may change on --resume)")
+    p.add_argument("--critic-weight", type=float, default=None,
+                   help="decoder: weight of a perceptual term from a critic trained on the bank (default 0; "
+                        "may change on --resume)")
     p.add_argument("--low-res-kimg", type=float, default=None,
                    help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
@@ -108,15 +111,18 @@ def run_decoder(args) -> int:
                         command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
                         spread=spread, part_weight=args.part_weight,
-                        centred=None if args.centred is None else args.centred == "yes")
+                        centred=None if args.centred is None else args.centred == "yes",
+                        critic_weight=args.critic_weight)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:
             last = progress
-            if "bank_total" in progress:
+            side = next((k for k in ("bank", "critic") if f"{k}_total" in progress), None)
+            if side is not None:             # rendering a bank, training the critic: a bar of their own
                 if data_bar is None:
-                    data_bar = tqdm(total=progress["bank_total"], unit="img", desc=progress["message"])
-                data_bar.update(progress["bank_done"] - data_bar.n)
+                    data_bar = tqdm(total=progress[f"{side}_total"], unit="img" if side == "bank" else "step",
+                                    desc=progress["message"] if side == "bank" else "critic")
+                data_bar.update(progress[f"{side}_done"] - data_bar.n)
                 continue
             if data_bar is not None:
                 data_bar.close()

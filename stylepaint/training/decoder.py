@@ -41,6 +41,7 @@ from stylepaint.errors import InputError
 from stylepaint.portraits import alignment
 from stylepaint.portraits.latent_code import write_mapping
 from stylepaint.training import checkpoint as ckpt
+from stylepaint.training.critic import CRITIC_FILE, perceptual_loss
 from stylepaint.training.presets import get_preset
 from stylepaint.training.trainer import _write_outputs, ema_beta, update_ema
 
@@ -65,11 +66,13 @@ DEFAULTS = dict(
     truncation=[0.3, 1.0],  # psi range of the truncated codes
     spread={},              # nuisance -> spread of its code (0: pinned to its median; see latent_code)
     centred=True,           # train the style affines on w - w_avg (see shift_style_biases)
+    critic_weight=0.0,      # weight of the perceptual term of a critic trained on the first bank (0: off)
+    critic_epochs=2,        # the critic's training length, in passes over 95 % of that bank
 )
 
 
 #: settings a resumed run may change (a schedule decision, recorded in the run's commands)
-RESUMABLE = ("snap_kimg", "lr", "part_weight", "centred")
+RESUMABLE = ("snap_kimg", "lr", "part_weight", "centred", "critic_weight")
 
 
 def _cpu_seconds() -> float:
@@ -207,6 +210,7 @@ class _Run:
                         for r in (min(int(t["low_res"]), G.img_resolution), G.img_resolution)}
         # configs written before the setting existed trained on w itself
         self.centred = bool(t.get("centred", False))
+        self.critic = None      # set by train_decoder when critic_weight > 0 (stylepaint.training.critic)
         if self.centred:
             for net in (self.G, self.G_ema):
                 shift_style_biases(net, +1)
@@ -263,6 +267,8 @@ class _Run:
         ws = ws[:, None].expand(-1, self.G.num_ws, -1)
         fake = self.G.synthesis.forward_styles(self.G.synthesis.styles(ws), "const", max_resolution=res)
         loss = reconstruction_loss(fake, real, self.weights[res], t["grad_weight"])
+        if self.critic is not None and t.get("critic_weight", 0.0):
+            loss = loss + t["critic_weight"] * perceptual_loss(self.critic, fake, real)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         self.opt.step()
@@ -297,6 +303,27 @@ def _centre_affines(G: Generator) -> None:
                 continue
             shift = (fc.weight * fc.weight_gain) @ w_avg
             fc.bias.sub_(shift / fc.bias_gain)
+
+
+def _critic_for(run: "_Run", run_dir: Path, codes: torch.Tensor, images: torch.Tensor) -> Iterator[dict]:
+    """Load the run's critic, or train it on the current bank (its codes decode to the labels)
+    and save it in the run folder, so that a resumed run uses the very same critic."""
+    from stylepaint.portraits.vocabulary import load_vocabulary
+    from stylepaint.training.critic import labels_of_codes, load_critic, save_critic, train_critic
+
+    path = run_dir / CRITIC_FILE
+    if path.is_file():
+        run.critic = load_critic(path).to(run.device)
+        return
+    groups = load_vocabulary()
+    labels = labels_of_codes(run.code, codes.numpy(), groups)
+    t = run.config["training"]
+    for p in train_critic(images, labels, groups, seed=int(t["seed"]) + 1, epochs=int(t.get("critic_epochs", 2))):
+        if "critic" in p:
+            save_critic(p["critic"], path, {"seconds": p["seconds"], "heldout_accuracy": p["accuracy"],
+                                            "bank": run.bank_index(), "kimg": run.cur_nimg / 1000})
+            run.critic = p["critic"].to(run.device)
+        yield p
 
 
 def batch_indices(seed: int, bank: int, step_in_bank: int, count: int, batch: int) -> torch.Tensor:
@@ -394,6 +421,9 @@ def train_decoder(
                         images = torch.from_numpy(images)
                     else:
                         yield progress(p["message"], bank_done=p["done"], bank_total=p["total"])
+                if t.get("critic_weight", 0.0) and run.critic is None:
+                    for p in _critic_for(run, run_dir, codes, images):
+                        yield progress(p["message"], critic_done=p["done"], critic_total=p["total"])
             step_in_bank = (run.cur_nimg - bank_index * bank_nimg) // int(t["batch"])
             idx = batch_indices(int(t["seed"]), bank_index, step_in_bank, len(codes), int(t["batch"]))
             losses.append(run.train_step(codes[idx], images[idx]))
