@@ -25,30 +25,43 @@ GiB = 1 << 30
 def run_loaders(cases: list[dict], workdir: Path, mem_bytes: int = 2 * GiB, case_timeout: int = 20,
                 total_timeout: float = 120) -> list[dict]:
     """One result per case (see `loader_driver`). A child killed by a signal or that hangs
-    yields ``outcome`` ``signal``/``hang`` for the case it was running, and ``not run`` after."""
+    yields ``outcome`` ``signal``/``hang`` for the case it was running, and ``not run`` after.
+    After a case that timed out, the child stops and a fresh one runs the remaining cases."""
+    import time
+
     workdir.mkdir(parents=True, exist_ok=True)
-    job = json.dumps({"cases": cases, "mem_bytes": mem_bytes, "case_timeout": case_timeout, "workdir": str(workdir)})
-    try:
-        proc = subprocess.run([sys.executable, str(HERE / "loader_driver.py")], input=job, capture_output=True,
-                              text=True, timeout=total_timeout, cwd=HERE)
-        out, rc = proc.stdout, proc.returncode
-        err = proc.stderr
-    except subprocess.TimeoutExpired as exc:
-        out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
-        rc, err = None, "hang"
-    results, running = {}, None
-    for line in out.splitlines():
-        if line.startswith("START "):
-            running = int(line.split()[1])
-        elif line.startswith("RESULT "):
-            r = json.loads(line[7:])
-            results[r["i"]] = r
-            running = None
-    if running is not None:
-        why = "hang" if rc is None else f"signal {-rc}" if rc < 0 else f"exit {rc}"
-        results[running] = {"i": running, "outcome": "hang" if rc is None else "signal", "type": why,
-                            "message": err[-2000:], **cases[running]}
+    results: dict[int, dict] = {}
+    first, deadline_at = 0, time.monotonic() + total_timeout
+    while first < len(cases):
+        job = json.dumps({"cases": cases[first:], "mem_bytes": mem_bytes, "case_timeout": case_timeout,
+                          "workdir": str(workdir)})
+        try:
+            proc = subprocess.run([sys.executable, str(HERE / "loader_driver.py")], input=job, capture_output=True,
+                                  text=True, timeout=max(1.0, deadline_at - time.monotonic()), cwd=HERE)
+            out, rc, err = proc.stdout, proc.returncode, proc.stderr
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+            rc, err = None, "hang"
+        running, last = None, first - 1
+        for line in out.splitlines():
+            if line.startswith("START "):
+                running = first + int(line.split()[1])
+            elif line.startswith("RESULT "):
+                r = json.loads(line[7:])
+                r["i"] += first
+                results[r["i"]] = r
+                running, last = None, r["i"]
+        if running is not None:
+            why = "hang" if rc is None else f"signal {-rc}" if rc < 0 else f"exit {rc}"
+            results[running] = {"i": running, "outcome": "hang" if rc is None else "signal", "type": why,
+                                "message": err[-2000:], **cases[running]}
+        if rc != TIMED_OUT or running is not None:
+            break
+        first = last + 1
     return [results.get(i, {"i": i, "outcome": "not run", **case}) for i, case in enumerate(cases)]
+
+
+TIMED_OUT = 3      # loader_driver's exit status after a case that timed out
 
 
 def one(loader: str, path, workdir: Path, **kwargs) -> dict:

@@ -77,6 +77,9 @@ def _peak_mb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
 
 
+TIMED_OUT = 3      # exit status: a case timed out, the cases after it were not run
+
+
 class _Timeout(Exception):
     pass
 
@@ -127,6 +130,10 @@ def main() -> int:
         print("RESULT " + json.dumps(result), flush=True)
         if "mutate" in case:
             Path(path).unlink(missing_ok=True)
+        if result["outcome"] == "timeout":
+            # the alarm may have cut an import in half (a module left half-initialised breaks
+            # every later case): the remaining cases run in a fresh child
+            return TIMED_OUT
     return 0
 
 

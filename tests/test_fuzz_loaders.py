@@ -77,7 +77,7 @@ def test_mutated_inputs_end_in_success_or_one_stylepaint_error(tmp_path):
     print("slowest case:", slowest.get("seconds"), "s", slowest.get("mutate"))
     print("peak memory of the child:", max(r.get("maxrss_mb", 0) for r in results), "MB")
     bad = [r for r in results if r["outcome"] not in ("ok", "error")]
-    assert not bad, (collections.Counter((r["loader"], r["type"]) for r in bad), json.dumps(bad[:3], indent=1)[:6000])
+    assert not bad, (collections.Counter((r["loader"], r.get("type", r["outcome"])) for r in bad), json.dumps(bad[:3], indent=1)[:6000])
     unnamed = [r for r in results if r["outcome"] == "error" and r["path"] not in r["message"]]
     assert not unnamed, unnamed[:3]
     assert max(r["maxrss_mb"] for r in results) < 2048
