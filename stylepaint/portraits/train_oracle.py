@@ -72,6 +72,17 @@ def training_setup(data: Path | str, threads: int | None, seed: int):
     return gen, groups, images, labels, records
 
 
+def classifier_step(net: OracleNet, opt, sched, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """One optimiser step of an attribute reader: summed cross-entropy over its groups."""
+    logits = net(x)
+    loss = sum(F.cross_entropy(logits[g], y[:, k], label_smoothing=0.02) for k, g in enumerate(net.groups))
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    sched.step()
+    return loss
+
+
 @torch.no_grad()
 def evaluate(oracle: Oracle, images_u8: torch.Tensor, labels: torch.Tensor, batch_size: int = 500) -> dict[str, float]:
     """Accuracy per group (fraction) on uint8 NHWC images with label matrix ``[N, n_groups]``."""
@@ -120,14 +131,8 @@ def train_oracle(
         perm = torch.randperm(len(images), generator=gen)
         for b in range(steps_per_epoch):
             idx = perm[b * batch_size : (b + 1) * batch_size]
-            x = augment(to_float(images[idx]), gen).to(device)
-            y = labels[idx].to(device)
-            logits = net(x)
-            loss = sum(F.cross_entropy(logits[g], y[:, k], label_smoothing=0.02) for k, g in enumerate(groups))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = classifier_step(net, opt, sched, augment(to_float(images[idx]), gen).to(device),
+                                   labels[idx].to(device))
             step += 1
             running = 0.98 * running + 0.02 * loss.item() if step > 1 else loss.item()  # across epochs
             if step % 20 == 0 or step == total:

@@ -63,7 +63,7 @@ def train_critic(images_u8: torch.Tensor, labels: torch.Tensor, groups: dict[str
     label matrix ``[N, groups]``;
     yields progress dicts, the last with ``"critic"`` (frozen, eval mode) and ``"accuracy"``
     (per group, on the last 5 % of the images, which it never trained on)."""
-    from stylepaint.portraits.train_oracle import augment, to_float
+    from stylepaint.portraits.train_oracle import augment, classifier_step, to_float
 
     if images_u8.ndim != 4 or images_u8.shape[3] != 3 or images_u8.shape[1] != images_u8.shape[2] \
             or images_u8.shape[1] < 16:
@@ -86,13 +86,7 @@ def train_critic(images_u8: torch.Tensor, labels: torch.Tensor, groups: dict[str
         perm = torch.randperm(n, generator=gen)
         for b in range(per_epoch):
             idx = perm[b * batch:(b + 1) * batch]
-            logits = net(augment(to_float(images_u8[idx]), gen))
-            y = labels[idx]
-            loss = sum(F.cross_entropy(logits[g], y[:, k], label_smoothing=0.02) for k, g in enumerate(groups))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+            loss = classifier_step(net, opt, sched, augment(to_float(images_u8[idx]), gen), labels[idx])
             step += 1
             if step % 20 == 0 or step == total:
                 yield {"done": step, "total": total, "message": f"training the critic, loss {loss.item():.3f}",
