@@ -11,6 +11,7 @@ import signal
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def run_loaders(cases: list[dict], workdir: Path, mem_bytes: int = 2 * GiB, case
     """One result per case (see `loader_driver`). A child killed by a signal or that hangs
     yields ``outcome`` ``signal``/``hang`` for the case it was running, and ``not run`` after.
     After a case that timed out, the child stops and a fresh one runs the remaining cases."""
-    import time
+    from loader_driver import TIMED_OUT
 
     workdir.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict] = {}
@@ -59,9 +60,6 @@ def run_loaders(cases: list[dict], workdir: Path, mem_bytes: int = 2 * GiB, case
             break
         first = last + 1
     return [results.get(i, {"i": i, "outcome": "not run", **case}) for i, case in enumerate(cases)]
-
-
-TIMED_OUT = 3      # loader_driver's exit status after a case that timed out
 
 
 def one(loader: str, path, workdir: Path, **kwargs) -> dict:

@@ -120,11 +120,15 @@ class Oracle:
         return torch.cat(feats) if feats else torch.zeros(0, self.net.feature_dim)
 
 
-def save_oracle(net: OracleNet, path: Path | str, extra: dict | None = None) -> None:
+ORACLE_FORMAT = "stylepaint-oracle-1"
+
+
+def save_oracle(net: OracleNet, path: Path | str, extra: dict | None = None, fmt: str = ORACLE_FORMAT) -> None:
+    """Weights and config of an attribute reader (``fmt`` tags what it is for: the oracle, a critic)."""
     from safetensors.torch import save_file
 
     state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    meta = {"config": json.dumps(net.config), "format": "stylepaint-oracle-1"}
+    meta = {"config": json.dumps(net.config), "format": fmt}
     if extra:
         meta["extra"] = json.dumps(extra)
     save_file(state, str(path), metadata=meta)
@@ -132,18 +136,25 @@ def save_oracle(net: OracleNet, path: Path | str, extra: dict | None = None) -> 
 
 def load_oracle(path: Path | str | None = None, device: str = "cpu") -> Oracle:
     """Load the oracle (default: the shipped ``stylepaint/resources/models/oracle.safetensors``)."""
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
     path = Path(path) if path else ORACLE_FILE
     if not path.exists():
         raise CheckpointError(path, "no oracle file there; train one with 'stylepaint train oracle'")
+    return Oracle(load_reader_net(path), device)
+
+
+def load_reader_net(path: Path, fmt: str | None = None, what: str = "oracle") -> OracleNet:
+    """The network in a file :func:`save_oracle` wrote (its ``format`` must be ``fmt`` when given)."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
     try:
         with safe_open(str(path), framework="pt") as fh:
             meta = fh.metadata() or {}
+        if fmt is not None and meta.get("format") != fmt:
+            raise ValueError(f"its format is {meta.get('format')!r}, not {fmt!r}")
         config = json.loads(meta["config"])
         net = OracleNet(config["groups"], config["image_size"], tuple(config["widths"]), config["feature_dim"])
         net.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
     except Exception as exc:  # safetensors raises its own error type for foreign files
-        raise CheckpointError(path, f"not a valid oracle file ({exc})") from exc
-    return Oracle(net, device)
+        raise CheckpointError(path, f"not a valid {what} file ({exc})") from exc
+    return net

@@ -16,7 +16,6 @@ classifier say "blush".
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,9 +25,10 @@ import torch
 import torch.nn.functional as F
 
 from stylepaint.errors import InputError
-from stylepaint.portraits.oracle import OracleNet
+from stylepaint.portraits.oracle import OracleNet, load_reader_net, save_oracle
 
 CRITIC_FILE = "critic.safetensors"
+CRITIC_FORMAT = "stylepaint-critic-1"
 WIDTHS = (16, 32, 64, 128)
 
 
@@ -104,25 +104,11 @@ def train_critic(images_u8: torch.Tensor, labels: torch.Tensor, groups: dict[str
 
 
 def save_critic(net: OracleNet, path: Path, extra: dict) -> None:
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
-    save_file(state, str(path), metadata={"format": "stylepaint-critic-1", "config": json.dumps(net.config),
-                                          "extra": json.dumps(extra)})
+    save_oracle(net, path, extra, fmt=CRITIC_FORMAT)
 
 
 def load_critic(path: Path) -> OracleNet:
-    from safetensors import safe_open
-    from safetensors.torch import load_file
-
-    with safe_open(str(path), "pt") as f:
-        meta = f.metadata() or {}
-    if meta.get("format") != "stylepaint-critic-1":
-        raise InputError(f"{path} is not a stylepaint critic")
-    config = json.loads(meta["config"])
-    net = OracleNet(config["groups"], config["image_size"], tuple(config["widths"]), config["feature_dim"])
-    net.load_state_dict(load_file(str(path)))
-    return net.eval().requires_grad_(False)
+    return load_reader_net(path, CRITIC_FORMAT, "critic").eval().requires_grad_(False)
 
 
 def labels_of_codes(code, codes: np.ndarray, groups: dict[str, list[str]]) -> torch.Tensor:
