@@ -36,6 +36,9 @@ def register(sub) -> None:
                    help="autocast precision (auto: bf16 on CUDA where supported, fp32 on CPU)")
     p.add_argument("--workers", type=int, default=None, help="render processes (default: all cores)")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    p.add_argument("--processes", type=int, default=None, metavar="N",
+                   help="decoder: split each minibatch over N processes of --threads threads each "
+                        "(data parallel; on a CPU, N = cores with --threads 1 is the fastest)")
     p.add_argument("--bank", type=int, default=None, help="decoder: codes rendered per bank (default 40000)")
     p.add_argument("--bank-kimg", type=float, default=None, help="decoder: kimg drawn from one bank (default 120)")
     p.add_argument("--spread", default=None, metavar="NAME=V,...",
@@ -79,6 +82,10 @@ def run(args) -> int:
         from stylepaint.errors import InputError
 
         raise InputError("--method adversarial needs --data")
+    if args.processes:
+        from stylepaint.errors import InputError
+
+        raise InputError("--processes belongs to --method decoder")
     return run_adversarial(args)
 
 
@@ -112,7 +119,7 @@ def run_decoder(args) -> int:
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
                         spread=spread, part_weight=args.part_weight,
                         centred=None if args.centred is None else args.centred == "yes",
-                        critic_weight=args.critic_weight)
+                        critic_weight=args.critic_weight, processes=args.processes or 1)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:

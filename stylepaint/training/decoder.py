@@ -41,7 +41,9 @@ from stylepaint.errors import InputError
 from stylepaint.portraits import alignment
 from stylepaint.portraits.latent_code import write_mapping
 from stylepaint.training import checkpoint as ckpt
+from stylepaint.training import data_parallel
 from stylepaint.training.critic import CRITIC_FILE, perceptual_loss
+from stylepaint.training.data_parallel import bank_file
 from stylepaint.training.presets import get_preset
 from stylepaint.training.trainer import _write_outputs, ema_beta, update_ema
 
@@ -123,7 +125,7 @@ def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: P
     from stylepaint.portraits.dataset import iter_render
 
     codes = bank_codes(G, index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
-    path = None if cache is None else cache / f"bank-{int(t['seed'])}-{index:04d}-{len(codes)}-{resolution}.npy"
+    path = None if cache is None else bank_file(cache, int(t["seed"]), index, len(codes), resolution)
     if path is not None and path.is_file():
         images = np.load(path, mmap_mode="r")
         if images.shape == (len(codes), resolution, resolution, 3):
@@ -211,6 +213,7 @@ class _Run:
         # configs written before the setting existed trained on w itself
         self.centred = bool(t.get("centred", False))
         self.critic = None      # set by train_decoder when critic_weight > 0 (stylepaint.training.critic)
+        self.group = None       # a data_parallel.ProcessGroup when training in several processes
         if self.centred:
             for net in (self.G, self.G_ema):
                 shift_style_biases(net, +1)
@@ -255,7 +258,8 @@ class _Run:
             for net in (self.G, self.G_ema):
                 shift_style_biases(net, +1 if self.centred else -1)
 
-    def train_step(self, codes: torch.Tensor, images: torch.Tensor) -> float:
+    def train_step(self, codes: torch.Tensor, images: torch.Tensor, ema: bool = True) -> float:
+        """One optimizer step on a minibatch (in a process group: this rank's share of it)."""
         t = self.config["training"]
         res = self.resolution()
         real = images.to(self.device).permute(0, 3, 1, 2).float() / 127.5 - 1.0
@@ -271,11 +275,14 @@ class _Run:
             loss = loss + t["critic_weight"] * perceptual_loss(self.critic, fake, real)
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        value = float(loss.detach()) if self.group is None else self.group.average(self.params, loss)
         self.opt.step()
-        self.cur_nimg += codes.shape[0]
+        batch = codes.shape[0] * (1 if self.group is None else self.group.world)
+        self.cur_nimg += batch
         self.step += 1
-        update_ema(self.G_ema, self.G, ema_beta(codes.shape[0], self.cur_nimg, t["ema_kimg"], t["ema_rampup"]))
-        return float(loss.detach())
+        if ema:
+            update_ema(self.G_ema, self.G, ema_beta(batch, self.cur_nimg, t["ema_kimg"], t["ema_rampup"]))
+        return value
 
 
 def shift_style_biases(G: Generator, sign: int) -> None:
@@ -367,10 +374,13 @@ def train_decoder(
     score: bool = True,                 # log the oracle-confident share of 256 samples at each checkpoint
     cache: bool = True,                 # keep the current bank in RUN_DIR/cache/
     command: str | None = None,
+    processes: int = 1,                 # data-parallel processes of this process's torch threads each
     **overrides,                        # settings of DEFAULTS (new runs); lr and snap_kimg also on resume
 ) -> Iterator[dict]:
     """Train (or continue) the decoder route; yields progress dicts (``kimg``, ``loss``,
-    ``resolution``, ``message``; ``checkpoint`` when one was written; ``stopped``/``finished``)."""
+    ``resolution``, ``message``; ``checkpoint`` when one was written; ``stopped``/``finished``).
+    With ``processes`` > 1 the minibatch is split over that many processes
+    (:mod:`stylepaint.training.data_parallel`; the bank cache is then required)."""
     from stylepaint.training.trainer import open_run, resolve_device
 
     run_dir = Path(run_dir)
@@ -387,12 +397,16 @@ def train_decoder(
     if command:
         run.commands.append(command)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if processes > 1 and not cache:
+        raise InputError("training in several processes shares the banks through the cache: keep cache on")
 
     total_nimg = int(t["total_kimg"] * 1000)
     snap_nimg = max(int(t["snap_kimg"] * 1000), 1)
-    bank_nimg = int(t["bank_kimg"] * 1000)
     next_snap = (run.cur_nimg // snap_nimg + 1) * snap_nimg
-    start, cpu_start = time.perf_counter(), _cpu_seconds()
+    def cpu_now() -> float:     # this process, its finished children, and the helper ranks so far
+        return _cpu_seconds() + (run.group.helper_cpu_seconds if run.group is not None else 0.0)
+
+    start, cpu_start = time.perf_counter(), cpu_now()
     wall_mark = start
     log = open(run_dir / "log.jsonl", "a")
     losses: list[float] = []
@@ -402,7 +416,7 @@ def train_decoder(
     def progress(message: str, **extra) -> dict:
         out = {"done": run.cur_nimg, "total": total_nimg, "kimg": run.cur_nimg / 1000, "total_kimg": total_nimg / 1000,
                "step": run.step, "seconds": time.perf_counter() - start, "resolution": run.resolution(),
-               "cpu_hours": (run.cpu_seconds + _cpu_seconds() - cpu_start) / 3600,
+               "cpu_hours": (run.cpu_seconds + cpu_now() - cpu_start) / 3600,
                "wall_hours": (run.wall_seconds + time.perf_counter() - wall_mark) / 3600, "message": message,
                "device": str(dev)}
         out.update(last)
@@ -410,6 +424,10 @@ def train_decoder(
         return out
 
     try:
+        if processes > 1:
+            run.group = data_parallel.start(processes, int(t["batch"]), _decoder_helper, config, str(run_dir), str(dev))
+            run.group.broadcast(dict(G=run.G.state_dict(), opt=run.opt.state_dict(), cur_nimg=run.cur_nimg,
+                                     step=run.step))
         yield progress("resumed" if state is not None else "started")
         while run.cur_nimg < total_nimg:
             if run.bank_index() != bank_index:
@@ -424,8 +442,9 @@ def train_decoder(
                 if t.get("critic_weight", 0.0) and run.critic is None:
                     for p in _critic_for(run, run_dir, codes, images):
                         yield progress(p["message"], critic_done=p["done"], critic_total=p["total"])
-            step_in_bank = (run.cur_nimg - bank_index * bank_nimg) // int(t["batch"])
-            idx = batch_indices(int(t["seed"]), bank_index, step_in_bank, len(codes), int(t["batch"]))
+                if run.group is not None:
+                    run.group.barrier()         # the bank (and critic) are on disk for the helpers
+            idx = _minibatch(run, bank_index, len(codes))
             losses.append(run.train_step(codes[idx], images[idx]))
             finished = run.cur_nimg >= total_nimg
             out_of_time = max_seconds is not None and time.perf_counter() - start >= max_seconds
@@ -440,7 +459,7 @@ def train_decoder(
             if snap:
                 while next_snap <= run.cur_nimg:
                     next_snap += snap_nimg
-                now_cpu, now_wall = _cpu_seconds(), time.perf_counter()
+                now_cpu, now_wall = cpu_now(), time.perf_counter()
                 run.cpu_seconds += now_cpu - cpu_start
                 run.wall_seconds += now_wall - wall_mark
                 cpu_start, wall_mark = now_cpu, now_wall
@@ -459,3 +478,40 @@ def train_decoder(
         yield progress("finished", finished=True)
     finally:
         log.close()
+        if run.group is not None:
+            run.group.close()
+            run.group = None
+
+
+def _minibatch(run: _Run, bank_index: int, count: int) -> torch.Tensor:
+    """Indices into the current bank of the run's next minibatch (in a process group: this
+    rank's share of it)."""
+    t = run.config["training"]
+    step_in_bank = (run.cur_nimg - bank_index * int(t["bank_kimg"] * 1000)) // int(t["batch"])
+    idx = batch_indices(int(t["seed"]), bank_index, step_in_bank, count, int(t["batch"]))
+    return idx if run.group is None else run.group.shard(idx)
+
+
+def _decoder_helper(group: data_parallel.ProcessGroup, config: dict, run_dir: str, device: str) -> None:
+    """A helper rank: the same steps as rank 0 on its share of each minibatch, until rank 0
+    stops it. Banks and the critic are read from the run folder once rank 0 has written them."""
+    from stylepaint.training.critic import load_critic
+
+    run = _Run(config, torch.device(device))
+    start = group.broadcast()
+    run.G.load_state_dict(start["G"])
+    run.opt.load_state_dict(start["opt"])
+    run.cur_nimg, run.step, run.group = start["cur_nimg"], start["step"], group
+    t = config["training"]
+    bank_index, codes, images = -1, None, None
+    while True:
+        if run.bank_index() != bank_index:
+            bank_index = run.bank_index()
+            group.barrier()
+            codes = bank_codes(run.G, bank_index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
+            path = bank_file(Path(run_dir) / "cache", int(t["seed"]), bank_index, len(codes), run.G.img_resolution)
+            images = torch.from_numpy(np.load(path))
+            if t.get("critic_weight", 0.0) and run.critic is None:
+                run.critic = load_critic(Path(run_dir) / CRITIC_FILE).to(run.device)
+        idx = _minibatch(run, bank_index, len(codes))
+        run.train_step(codes[idx], images[idx], ema=False)
