@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from stylepaint.gui.canvas import Canvas
-from stylepaint.gui.masks import OVERLAY_COLOURS, contrast_colour
+from stylepaint.masks import OVERLAY_COLOURS, contrast_colour
 
 pytestmark = pytest.mark.gui
 

@@ -10,9 +10,9 @@ import pytest
 from stylepaint.edits import EditStep
 from stylepaint.errors import InputError, StylepaintError
 from stylepaint import imagefiles as export
-from stylepaint.gui import masks
+from stylepaint import masks
 from stylepaint.gui.settings import DEFAULTS, Settings
-from stylepaint.gui.state import EditorState, History
+from stylepaint.editor_state import EditorState, History
 
 
 def test_render_args_apply_enabled_stack_then_draft():

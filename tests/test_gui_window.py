@@ -164,7 +164,7 @@ def test_region_edit_changes_inside_far_more_than_outside(make_window):
     mask = w.controller.state.masks[step.mask]
     edited = image_of(w)
     change = np.abs(edited.astype(np.float32) - plain.astype(np.float32)).mean(axis=2)
-    from stylepaint.gui.masks import feathered
+    from stylepaint.masks import feathered
     near = feathered((mask > 0.01).astype(np.float32), 0.25)     # the mask grown by ~8 px
     inside, outside = change[mask > 0.9].mean(), change[near == 0].mean()
     ratio = f"{inside / outside:.1f}x" if outside > 0 else "outside unchanged"

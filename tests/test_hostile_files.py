@@ -190,7 +190,7 @@ def test_broken_bundles_are_one_error_naming_the_file(tmp_path, meta):
 
 
 def test_a_favorite_state_of_the_wrong_types_is_an_input_error():
-    from stylepaint.gui.state import EditorState
+    from stylepaint.editor_state import EditorState
 
     for state in ({"seed": [1]}, {"truncation": "high"}, {"edits": [{"prompt": 5}]}, {"edits": 7}):
         with pytest.raises(InputError):

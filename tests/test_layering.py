@@ -44,3 +44,17 @@ def test_widgets_never_import_torch():
             if name.startswith("stylepaint.engine") and path.name not in GUI_ENGINE_BRIDGE:
                 offenders.append(f"{path.name} imports {name} (only the worker talks to the engine)")
     assert not offenders, offenders
+
+
+def test_only_the_gui_command_imports_the_gui_package():
+    """``stylepaint.gui`` applies a Qt fix on import: anything outside it that imported it (the
+    CLI re-creating a document, say) would pull Qt into a headless script."""
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        rel = path.relative_to(PACKAGE)
+        if "gui" in rel.parts or rel == Path("cli/gui_cmd.py"):
+            continue
+        for name in imported_modules(path):
+            if name == "stylepaint.gui" or name.startswith("stylepaint.gui."):
+                offenders.append(f"{rel} imports {name}")
+    assert not offenders, offenders

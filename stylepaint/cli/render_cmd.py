@@ -22,7 +22,7 @@ def register(sub) -> None:
 
 def _document_args(path, model, device, renderer) -> dict:
     from stylepaint.document import load_document
-    from stylepaint.gui.state import EditorState          # plain data, no widgets
+    from stylepaint.editor_state import EditorState
 
     state = EditorState.from_favorite(*load_document(path))
     if model is not None:

@@ -28,7 +28,7 @@ from stylepaint.gui.blend_panel import SNAPSHOT
 from stylepaint.gui.canvas import to_qimage
 from stylepaint.gui.export_dialog import ExportDialog
 from stylepaint.gui.jobs import export_photo_job
-from stylepaint.gui.state import EditorState, _array_digest
+from stylepaint.editor_state import EditorState, _array_digest
 
 CHECKPOINT_FILTER = "Checkpoints (*.pkl *.pt *.pth *.safetensors);;All files (*)"
 CHECKPOINT_SUFFIXES = {".pkl", ".pt", ".pth", ".safetensors"}

@@ -11,7 +11,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QImage, QKeySequence, QPainter, QPen
 from PySide6.QtWidgets import QMenu, QWidget
 
-from stylepaint.gui import masks as maskgen
+from stylepaint import masks as maskgen
 
 TOOLS = ("view", "brush", "eraser")
 MASK_SIZE = 256

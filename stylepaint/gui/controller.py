@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, Signal
 
 from stylepaint.document import quantize_mask
 from stylepaint.edits import EditStep
-from stylepaint.gui.state import EditorState, History
+from stylepaint.editor_state import EditorState, History
 from stylepaint.gui.worker import NOT_BUILT
 
 CHANNELS = ("main", "before")

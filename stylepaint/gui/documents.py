@@ -19,7 +19,7 @@ from stylepaint.document import SUFFIX, load_document, save_document
 from stylepaint.errors import InputError, StylepaintError
 from stylepaint.gui import file_dialogs as dialogs
 from stylepaint.gui import unsaved_dialog
-from stylepaint.gui.state import EditorState
+from stylepaint.editor_state import EditorState
 
 FILTER = f"stylepaint documents (*{SUFFIX});;All files (*)"
 AUTOSAVE_MS = 2000

@@ -10,7 +10,7 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from stylepaint.gui.engine_jobs import tag_faces_job
-from stylepaint.gui.state import EditorState
+from stylepaint.editor_state import EditorState
 from stylepaint.gui.tag_faces_panel import COUNT
 
 STALE = "These faces were found on another model; find them again."

@@ -34,7 +34,7 @@ from stylepaint.gui.morph_layers import MorphLayers
 from stylepaint.gui.morph_panel import MorphPanel
 from stylepaint.gui.prompt_panel import PromptPanel
 from stylepaint.gui.settings import Settings
-from stylepaint.gui.state import EditorState
+from stylepaint.editor_state import EditorState
 from stylepaint.gui.tag_faces_panel import TagFacesPanel
 from stylepaint.gui.text_keys import TextFieldKeys
 from stylepaint.gui.worker import RenderWorker

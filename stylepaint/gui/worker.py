@@ -29,7 +29,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal
 
 from stylepaint.errors import Cancelled, StylepaintError
-from stylepaint.gui.state import _freeze
+from stylepaint.editor_state import _freeze
 
 
 def _default_render_factory():

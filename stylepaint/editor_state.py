@@ -15,7 +15,7 @@ import numpy as np
 
 from stylepaint.edits import EditStep
 from stylepaint.errors import InputError
-from stylepaint.gui import masks as maskgen
+from stylepaint import masks as maskgen
 
 BLEND_MODES = ("left-right", "top-bottom", "painted")
 MORPH_SPACES = ("w+", "s")
