@@ -25,13 +25,13 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stylepaint.errors import InputError
+from stylepaint.errors import DataFileError, InputError
 from stylepaint.imagefiles import write_file
+from stylepaint.safe_read import array_from_npy, open_zip, parse_json, read_bytes, read_member
 
 SCHEMA_VERSION = 1
 SUFFIX = ".stylepaint"
 FORMAT = "stylepaint-document"
-_MAX_MEMBER = 256 * 1024 * 1024          # a bigger member is not something stylepaint wrote
 _NAME = re.compile(r"^[A-Za-z0-9_.\-]{1,120}$")
 
 
@@ -91,38 +91,37 @@ def save_document(path, state: dict, arrays: dict, preview: np.ndarray | None = 
 
 
 def read_document(data: bytes, name: str = "document") -> tuple[dict, dict]:
-    """(state, arrays) from document bytes; every problem is one InputError sentence."""
-    try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise InputError(f"{name} is not a stylepaint document (not a zip file)") from None
+    """(state, arrays) from document bytes; every problem is one ``DataFileError`` sentence
+    (an ``InputError``) naming ``name``. Read through ``safe_read``: bounded zip members and
+    sizes, bounded JSON depth, arrays rebuilt from plain bytes."""
+    if data[:4] != b"PK\x03\x04":
+        raise DataFileError(name, "is not a stylepaint document (not a zip file)")
+    zf = open_zip(data, name, "document")
     with zf:
-        try:
-            doc = json.loads(_member(zf, "document.json", name))
-        except ValueError:
-            raise InputError(f"{name} is damaged: its document.json is not JSON") from None
+        doc = parse_json(read_member(zf, "document.json", name), f"{name} (document.json)")
         if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise InputError(f"{name} is not a stylepaint document")
+            raise DataFileError(name, "is not a stylepaint document")
         version = doc.get("version")
         if not isinstance(version, int) or version > SCHEMA_VERSION:
-            raise InputError(f"{name} was saved by a newer stylepaint (document version {version}); "
-                             f"this one reads version {SCHEMA_VERSION}: update stylepaint to open it")
+            raise DataFileError(name, f"was saved by a newer stylepaint (document version {version}); "
+                                      f"this one reads version {SCHEMA_VERSION}: update stylepaint to open it")
         if version < SCHEMA_VERSION:
-            raise InputError(f"{name} was saved by an older stylepaint (document version {version}), "
-                             f"which this one no longer reads (version {SCHEMA_VERSION})")
+            raise DataFileError(name, f"was saved by an older stylepaint (document version {version}), "
+                                      f"which this one no longer reads (version {SCHEMA_VERSION})")
         state, index = doc.get("state"), doc.get("arrays")
-        if not isinstance(state, dict) or not isinstance(index, dict):
-            raise InputError(f"{name} is damaged: its state is missing")
+        if not isinstance(state, dict) or not isinstance(index, dict) \
+                or not all(isinstance(m, str) for m in index.values()):
+            raise DataFileError(name, "is damaged: its state is missing")
         arrays = {}
         for key, member in index.items():
-            raw = _member(zf, member, name)
+            raw = read_member(zf, member, name)
             try:
                 if member.endswith(".png"):
                     arrays[key] = mask_from_png(raw)
                 else:
-                    arrays[key] = np.load(io.BytesIO(raw), allow_pickle=False)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"{name} is damaged: {member} cannot be read ({exc})") from None
+                    arrays[key] = array_from_npy(raw, member)
+            except (OSError, ValueError, Image.DecompressionBombError) as exc:
+                raise DataFileError(name, f"is damaged: {member} cannot be read ({exc})") from None
     return state, arrays
 
 
@@ -137,28 +136,15 @@ def document_text(state: dict, arrays: dict) -> str:
 def load_document(path) -> tuple[dict, dict]:
     """Read a ``.stylepaint`` file, or the document inside a PNG that stylepaint exported."""
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    data = read_bytes(path, "document")
     if data.startswith(b"\x89PNG"):
         from stylepaint.imagefiles import read_png_metadata
 
         text = read_png_metadata(path).get(PNG_KEY)
         if not text:
-            raise InputError(f"{path.name} holds no stylepaint document (not exported by this version of stylepaint)")
+            raise DataFileError(path.name, "holds no stylepaint document (not exported by this version of stylepaint)")
         try:
             data = base64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
-            raise InputError(f"{path.name}: its stylepaint document is damaged") from None
+            raise DataFileError(path.name, "holds a damaged stylepaint document") from None
     return read_document(data, path.name)
-
-
-def _member(zf: zipfile.ZipFile, member: str, name: str) -> bytes:
-    try:
-        info = zf.getinfo(member)
-    except KeyError:
-        raise InputError(f"{name} is damaged: it lacks {member}") from None
-    if info.file_size > _MAX_MEMBER:
-        raise InputError(f"{name} is damaged: {member} is implausibly large")
-    return zf.read(info)

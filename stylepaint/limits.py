@@ -22,6 +22,7 @@ FILE_BYTES = {
     "favorite-arrays": 256 * MiB,  # latent + painted masks (1024x1024 float32 = 4 MB each)
     "favorite-thumb": 4 * MiB,     # a 128x128 PNG
     "favorite-bundle": 256 * MiB,  # the three files above, zipped
+    "document": 256 * MiB,         # a .stylepaint file: a favorite's state, arrays and a preview, zipped
     "directions": 512 * MiB,       # relevance [~6k channels x 512] float32 = 12 MB
     "json": 16 * MiB,              # any other JSON (catalogue, manifest, records)
 }
@@ -31,6 +32,7 @@ UNZIPPED_BYTES = {
     "latent": 64 * MiB,
     "favorite-arrays": 256 * MiB,
     "favorite-bundle": 320 * MiB,
+    "document": 320 * MiB,
 }
 
 #: Most members in a zip (.npz, bundle): stylepaint writes at most a few dozen.

@@ -33,6 +33,7 @@ def _loader(name: str):
     import stylepaint
     from stylepaint import imagefiles
     from stylepaint.directions import cache
+    from stylepaint.document import load_document
     from stylepaint.edits import Recipe
     from stylepaint.favorites import FavoritesStore
     from stylepaint.gui.settings import Settings
@@ -62,6 +63,7 @@ def _loader(name: str):
         "settings": settings,
         "photo": lambda p: load_photo(p).size,
         "directions": lambda p: cache.load_checked(Path(p))[1],
+        "document": lambda p: sorted(load_document(p)[1]),
     }[name]
 
 

@@ -264,3 +264,47 @@ def test_every_loader_error_is_a_stylepaint_error_naming_the_file(tmp_path):
             with pytest.raises(StylepaintError) as info:
                 load(path)
             assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
+
+
+# --------------------------------------------------------------------------- documents (.stylepaint)
+
+def _document(members: dict) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buf.getvalue()
+
+
+def test_hostile_documents_are_one_error_naming_the_file(tmp_path):
+    from stylepaint.document import SCHEMA_VERSION, load_document
+
+    head = {"format": "stylepaint-document", "version": SCHEMA_VERSION, "state": {}}
+    obj = io.BytesIO()
+    np.save(obj, np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    cases = {
+        "deep.stylepaint": _document({"document.json": "[" * 5000 + "]" * 5000}),
+        "pickle.stylepaint": _document({"document.json": json.dumps({**head, "arrays": {"ws": "arrays/ws.npy"}}),
+                                        "arrays/ws.npy": obj.getvalue()}),
+        "short.stylepaint": _document({"document.json": json.dumps({**head, "arrays": {"ws": "arrays/ws.npy"}}),
+                                       "arrays/ws.npy": b"\x93NUMPY\x01\x00v\x00{'descr': '<f4', 'fortran_order': "
+                                                        b"False, 'shape': (100000, 100000), }" + b" " * 50 + b"\n"}),
+        "lacking.stylepaint": _document({"document.json": json.dumps({**head, "arrays": {"ws": "arrays/ws.npy"}})}),
+        "text.stylepaint": b"just some text",
+    }
+    for name, data in cases.items():
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(InputError) as info:
+            load_document(tmp_path / name)
+        message = str(info.value)
+        assert name in message and "\n" not in message and "Traceback" not in message, message
+    bomb = tmp_path / "bomb.stylepaint"
+    bomb.write_bytes(zip_with({"document.json": (deflate_zeros(3500), 3500 << 20, 0)}))
+    fifo = tmp_path / "pipe.stylepaint"
+    os.mkfifo(fifo)
+    results = run_loaders([{"loader": "document", "path": str(bomb)}, {"loader": "document", "path": str(fifo)}],
+                          tmp_path / "work", case_timeout=20, total_timeout=120)
+    assert_one_error(results[0], str(bomb), "would unpack to")
+    assert_one_error(results[1], str(fifo), "only ordinary files")
+    for result in results:
+        assert result["maxrss_mb"] < 1500 and result["seconds"] < 10, result
