@@ -14,8 +14,8 @@ SETTINGS = dict(preset="code-tiny", bank=64, bank_kimg=0.128, low_res=16, low_re
                 snap_kimg=0.064, workers=1, samples=False, score=False, report_every=1, critic_weight=0.0)
 
 
-def _run(path, total_kimg, processes, resume=False):
-    settings = dict(SETTINGS)
+def _run(path, total_kimg, processes, resume=False, **extra):
+    settings = dict(SETTINGS, **extra)
     if resume:
         for key in ("preset", "bank", "bank_kimg", "low_res", "low_res_kimg", "batch"):
             settings.pop(key)
@@ -24,7 +24,7 @@ def _run(path, total_kimg, processes, resume=False):
 
 def _tensors(path):
     tensors, state = ckpt.load_checkpoint(path)
-    return {k: v for k, v in tensors.items() if k.startswith(("G.", "G_ema.", "opt."))}, state
+    return {k: v for k, v in tensors.items() if k.startswith(("G.", "G_ema.", "opt.", "D.", "opt_D."))}, state
 
 
 def test_two_processes_take_the_steps_of_one(tmp_path, one_torch_thread):
@@ -47,11 +47,13 @@ def test_two_processes_take_the_steps_of_one(tmp_path, one_torch_thread):
 
 
 def test_a_two_process_run_cut_in_chunks_equals_an_uninterrupted_one(tmp_path, one_torch_thread):
-    _run(tmp_path / "whole", 0.192, 2)
-    _run(tmp_path / "cut", 0.08, 2)            # stops mid-bank
+    adv = dict(adv_weight=0.1, adv_resolution=16, r1_interval=2)    # with the realism term's discriminator
+    _run(tmp_path / "whole", 0.192, 2, **adv)
+    _run(tmp_path / "cut", 0.08, 2, **adv)     # stops mid-bank
     _run(tmp_path / "cut", 0.192, 2, resume=True)
     a, _ = _tensors(tmp_path / "whole")
     b, _ = _tensors(tmp_path / "cut")
+    assert any(name.startswith("opt_D.") for name in a)
     for name in a:
         assert torch.equal(a[name], b[name]), name
 

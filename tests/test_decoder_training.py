@@ -187,3 +187,27 @@ def test_perceptual_loss_is_zero_on_equal_images_and_pulls_towards_the_render():
     loss.backward()
     stepped = (fake - 0.02 * fake.grad / fake.grad.abs().mean()).detach()          # a small step down
     assert loss.item() > 0.05 and perceptual_loss(net, stepped, real).item() < loss.item()
+
+
+def test_the_realism_term_trains_a_discriminator_and_resumes_exactly(tmp_path, one_torch_thread):
+    # turned on at a resume (as on the running run), then cut in chunks: the same as uninterrupted
+    adv = dict(adv_weight=0.1, adv_resolution=16, r1_interval=2)
+    for name in ("whole", "cut"):
+        _run(tmp_path / name, 0.064)
+    _run(tmp_path / "whole", 0.192, resume=True, **adv)
+    _run(tmp_path / "cut", 0.112, resume=True, **adv)
+    _run(tmp_path / "cut", 0.192, resume=True)
+    a, _ = ckpt.load_checkpoint(tmp_path / "whole")
+    b, state = ckpt.load_checkpoint(tmp_path / "cut")
+    assert state["config"]["training"]["adv_weight"] == 0.1 and "opt_D" in state["optimizers"]
+    d_names = [n for n in a if n.startswith(("D.", "opt_D."))]
+    assert d_names
+    for name in a:
+        assert torch.equal(a[name], b[name]), name
+    # the discriminator learned something: its weights moved from their seeded start
+    plain, _ = ckpt.load_checkpoint(tmp_path / "whole")
+    from stylepaint.training.discriminator import Discriminator, discriminator_config
+    torch.manual_seed(2)
+    fresh = Discriminator(**discriminator_config(state["config"]["generator"], img_resolution=16))
+    moved = [k for k, v in fresh.state_dict().items() if not torch.equal(v, plain["D." + k])]
+    assert moved

@@ -50,6 +50,9 @@ def register(sub) -> None:
     p.add_argument("--critic-weight", type=float, default=None,
                    help="decoder: weight of a perceptual term from a critic trained on the bank (default 0; "
                         "may change on --resume)")
+    p.add_argument("--adv-weight", type=float, default=None,
+                   help="decoder: weight of a realism term from a discriminator that tells generated from "
+                        "rendered images at 64 px (default 0; may change on --resume)")
     p.add_argument("--low-res-kimg", type=float, default=None,
                    help="decoder: kimg of the first stage at 64 px (default 240)")
     p.set_defaults(func=run)
@@ -119,7 +122,8 @@ def run_decoder(args) -> int:
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
                         spread=spread, part_weight=args.part_weight,
                         centred=None if args.centred is None else args.centred == "yes",
-                        critic_weight=args.critic_weight, processes=args.processes or 1)
+                        critic_weight=args.critic_weight, adv_weight=args.adv_weight,
+                        processes=args.processes or 1)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:

@@ -43,6 +43,7 @@ from stylepaint.portraits.latent_code import write_mapping
 from stylepaint.training import checkpoint as ckpt
 from stylepaint.training import data_parallel
 from stylepaint.training.critic import CRITIC_FILE, perceptual_loss
+from stylepaint.training.losses import auto_r1_gamma, d_logistic_loss, g_nonsaturating_loss, r1_penalty
 from stylepaint.training.data_parallel import bank_file
 from stylepaint.training.presets import get_preset
 from stylepaint.training.trainer import _write_outputs, ema_beta, update_ema
@@ -70,11 +71,17 @@ DEFAULTS = dict(
     centred=True,           # train the style affines on w - w_avg (see shift_style_biases)
     critic_weight=0.0,      # weight of the perceptual term of a critic trained on the first bank (0: off)
     critic_epochs=2,        # the critic's training length, in passes over 95 % of that bank
+    adv_weight=0.0,         # weight of a realism (adversarial) term from a discriminator at adv_resolution (0: off)
+    adv_resolution=64,      # the discriminator reads generated and rendered images area-downsampled to this size
+    adv_channel_base=1024,  # its widths: min(adv_channel_base / resolution, the generator's channel_max)
+    r1_gamma=None,          # R1 weight of that discriminator (None: 0.0002 * adv_resolution^2 / batch)
+    r1_interval=16,         # R1 on every this many steps (lazy regularisation)
 )
 
 
 #: settings a resumed run may change (a schedule decision, recorded in the run's commands)
-RESUMABLE = ("snap_kimg", "lr", "part_weight", "centred", "critic_weight")
+RESUMABLE = ("snap_kimg", "lr", "part_weight", "centred", "critic_weight", "adv_weight", "adv_resolution", "r1_gamma",
+             "r1_interval")
 
 
 def _cpu_seconds() -> float:
@@ -213,6 +220,7 @@ class _Run:
         # configs written before the setting existed trained on w itself
         self.centred = bool(t.get("centred", False))
         self.critic = None      # set by train_decoder when critic_weight > 0 (stylepaint.training.critic)
+        self.D = self.opt_D = None  # the realism term's discriminator (ensure_D), once adv_weight > 0
         self.group = None       # a data_parallel.ProcessGroup when training in several processes
         if self.centred:
             for net in (self.G, self.G_ema):
@@ -239,9 +247,14 @@ class _Run:
         tensors.update(ckpt.module_tensors("G_ema", self.G_ema))
         opt, meta = ckpt.optimizer_tensors("opt", self.opt)
         tensors.update(opt)
+        optimizers = {"opt": meta}
+        if self.D is not None:
+            tensors.update(ckpt.module_tensors("D", self.D))
+            opt_D, optimizers["opt_D"] = ckpt.optimizer_tensors("opt_D", self.opt_D)
+            tensors.update(opt_D)
         state = dict(config=self.config, method=METHOD, cur_nimg=self.cur_nimg, step=self.step, chunks=self.chunks,
                      centred_biases=self.centred,
-                     cpu_seconds=self.cpu_seconds, wall_seconds=self.wall_seconds, commands=self.commands, optimizers={"opt": meta},
+                     cpu_seconds=self.cpu_seconds, wall_seconds=self.wall_seconds, commands=self.commands, optimizers=optimizers,
                      device=str(self.device))
         return tensors, state
 
@@ -249,6 +262,10 @@ class _Run:
         ckpt.load_module_tensors("G", self.G, tensors)
         ckpt.load_module_tensors("G_ema", self.G_ema, tensors)
         ckpt.load_optimizer_tensors("opt", self.opt, tensors, state["optimizers"]["opt"])
+        if "opt_D" in state["optimizers"]:
+            self.ensure_D()
+            ckpt.load_module_tensors("D", self.D, tensors)
+            ckpt.load_optimizer_tensors("opt_D", self.opt_D, tensors, state["optimizers"]["opt_D"])
         self.cur_nimg, self.step, self.chunks = int(state["cur_nimg"]), int(state["step"]), int(state.get("chunks", 0))
         self.cpu_seconds = float(state.get("cpu_seconds", 0.0))
         self.wall_seconds = float(state.get("wall_seconds", 0.0))
@@ -257,6 +274,21 @@ class _Run:
         if saved != self.centred:       # the setting changed on resume: same function, other biases
             for net in (self.G, self.G_ema):
                 shift_style_biases(net, +1 if self.centred else -1)
+
+    def ensure_D(self) -> None:
+        """Create the realism term's discriminator (seeded by the run: a run that turns the term
+        on at any checkpoint continues identically when cut and resumed)."""
+        if self.D is not None:
+            return
+        from stylepaint.training.discriminator import Discriminator, discriminator_config
+
+        t = self.config["training"]
+        with torch.random.fork_rng():
+            torch.manual_seed(int(t["seed"]) + 2)
+            self.D = Discriminator(**discriminator_config(
+                self.config["generator"], img_resolution=int(t["adv_resolution"]),
+                channel_base=int(t.get("adv_channel_base") or self.config["generator"]["channel_base"]))).to(self.device)
+        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t["lr"], betas=(0.0, 0.99), eps=1e-8)
 
     def train_step(self, codes: torch.Tensor, images: torch.Tensor, ema: bool = True) -> float:
         """One optimizer step on a minibatch (in a process group: this rank's share of it)."""
@@ -273,16 +305,51 @@ class _Run:
         loss = reconstruction_loss(fake, real, self.weights[res], t["grad_weight"])
         if self.critic is not None and t.get("critic_weight", 0.0):
             loss = loss + t["critic_weight"] * perceptual_loss(self.critic, fake, real)
+        adv = float(t.get("adv_weight", 0.0) or 0.0)
+        if adv:
+            self.ensure_D()
+            fake_d, real_d = (_area_resize(x, self.D.img_resolution) for x in (fake, real))
+            self.D.requires_grad_(False)
+            loss = loss + adv * g_nonsaturating_loss(self.D(fake_d))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         value = float(loss.detach()) if self.group is None else self.group.average(self.params, loss)
         self.opt.step()
+        if adv:
+            self._discriminator_step(real_d, fake_d.detach())
         batch = codes.shape[0] * (1 if self.group is None else self.group.world)
         self.cur_nimg += batch
         self.step += 1
         if ema:
             update_ema(self.G_ema, self.G, ema_beta(batch, self.cur_nimg, t["ema_kimg"], t["ema_rampup"]))
         return value
+
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> None:
+        """Logistic loss on rendered vs generated images, with lazy R1 on the renders."""
+        t = self.config["training"]
+        self.D.requires_grad_(True)
+        loss = d_logistic_loss(self.D(real), self.D(fake))
+        interval = int(t.get("r1_interval", 16))
+        if interval > 0 and self.step % interval == 0:
+            gamma = t.get("r1_gamma")
+            if gamma is None:
+                gamma = auto_r1_gamma(self.D.img_resolution, int(t["batch"]))
+            real = real.detach().requires_grad_(True)
+            loss = loss + r1_penalty(real, self.D(real)) * (float(gamma) / 2.0) * interval
+        self.opt_D.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.group is not None:
+            self.group.average(list(self.D.parameters()), loss)
+        self.opt_D.step()
+
+
+def _area_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Area-downsample ``[N, C, R, R]`` to ``size`` (R a multiple of it); up-sampling is refused."""
+    if x.shape[-1] == size:
+        return x
+    if x.shape[-1] < size or x.shape[-1] % size:
+        raise ValueError(f"cannot area-resize {x.shape[-1]} px images to {size} px")
+    return F.avg_pool2d(x, x.shape[-1] // size)
 
 
 def shift_style_biases(G: Generator, sign: int) -> None:
@@ -392,8 +459,9 @@ def train_decoder(
     if state is not None:
         run.load(tensors, state)
         run.chunks += 1
-        for group in run.opt.param_groups:
-            group["lr"] = t["lr"]
+        for opt in (run.opt, run.opt_D):
+            for group in (opt.param_groups if opt is not None else []):
+                group["lr"] = t["lr"]
     if command:
         run.commands.append(command)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -427,7 +495,8 @@ def train_decoder(
         if processes > 1:
             run.group = data_parallel.start(processes, int(t["batch"]), _decoder_helper, config, str(run_dir), str(dev))
             run.group.broadcast(dict(G=run.G.state_dict(), opt=run.opt.state_dict(), cur_nimg=run.cur_nimg,
-                                     step=run.step))
+                                     step=run.step, D=None if run.D is None else run.D.state_dict(),
+                                     opt_D=None if run.D is None else run.opt_D.state_dict()))
         yield progress("resumed" if state is not None else "started")
         while run.cur_nimg < total_nimg:
             if run.bank_index() != bank_index:
@@ -502,6 +571,10 @@ def _decoder_helper(group: data_parallel.ProcessGroup, config: dict, run_dir: st
     run.G.load_state_dict(start["G"])
     run.opt.load_state_dict(start["opt"])
     run.cur_nimg, run.step, run.group = start["cur_nimg"], start["step"], group
+    if start["D"] is not None:
+        run.ensure_D()
+        run.D.load_state_dict(start["D"])
+        run.opt_D.load_state_dict(start["opt_D"])
     t = config["training"]
     bank_index, codes, images = -1, None, None
     while True:
