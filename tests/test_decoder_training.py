@@ -211,3 +211,15 @@ def test_the_realism_term_trains_a_discriminator_and_resumes_exactly(tmp_path, o
     fresh = Discriminator(**discriminator_config(state["config"]["generator"], img_resolution=16))
     moved = [k for k, v in fresh.state_dict().items() if not torch.equal(v, plain["D." + k])]
     assert moved
+
+
+def test_a_run_made_before_the_realism_term_existed_can_turn_it_on(tmp_path, one_torch_thread):
+    _run(tmp_path / "run", 0.032)
+    doc = json.loads((tmp_path / "run" / "checkpoint.json").read_text())
+    for key in ("adv_weight", "adv_resolution", "adv_channel_base", "r1_gamma", "r1_interval"):
+        doc["state"]["config"]["training"].pop(key)          # as in runs/portraits-128 before 560 kimg
+    (tmp_path / "run" / "checkpoint.json").write_text(json.dumps(doc))
+    steps = list(train_decoder(tmp_path / "run", resume=True, total_kimg=0.128, adv_weight=0.1,   # 32 px from 0.064
+                               samples=False, score=False, workers=1))
+    assert steps[-1].get("finished")
+    assert "opt_D" in ckpt.read_state(tmp_path / "run")["optimizers"]

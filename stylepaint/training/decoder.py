@@ -71,7 +71,8 @@ DEFAULTS = dict(
     centred=True,           # train the style affines on w - w_avg (see shift_style_biases)
     critic_weight=0.0,      # weight of the perceptual term of a critic trained on the first bank (0: off)
     critic_epochs=2,        # the critic's training length, in passes over 95 % of that bank
-    adv_weight=0.0,         # weight of a realism (adversarial) term from a discriminator at adv_resolution (0: off)
+    adv_weight=0.0,         # weight of a realism (adversarial) term from a discriminator at adv_resolution (0: off;
+                            # the term starts when the training resolution reaches adv_resolution)
     adv_resolution=64,      # the discriminator reads generated and rendered images area-downsampled to this size
     adv_channel_base=1024,  # its widths: min(adv_channel_base / resolution, the generator's channel_max)
     r1_gamma=None,          # R1 weight of that discriminator (None: 0.0002 * adv_resolution^2 / batch)
@@ -275,6 +276,11 @@ class _Run:
             for net in (self.G, self.G_ema):
                 shift_style_biases(net, +1 if self.centred else -1)
 
+    def adv_resolution(self) -> int:
+        """The discriminator's input size: the setting, at most the generator's resolution."""
+        t = self.config["training"]
+        return min(int(t.get("adv_resolution", DEFAULTS["adv_resolution"])), self.G.img_resolution)
+
     def ensure_D(self) -> None:
         """Create the realism term's discriminator (seeded by the run: a run that turns the term
         on at any checkpoint continues identically when cut and resumed)."""
@@ -286,8 +292,8 @@ class _Run:
         with torch.random.fork_rng():
             torch.manual_seed(int(t["seed"]) + 2)
             self.D = Discriminator(**discriminator_config(
-                self.config["generator"], img_resolution=int(t["adv_resolution"]),
-                channel_base=int(t.get("adv_channel_base") or self.config["generator"]["channel_base"]))).to(self.device)
+                self.config["generator"], img_resolution=self.adv_resolution(),
+                channel_base=int(t.get("adv_channel_base", DEFAULTS["adv_channel_base"])))).to(self.device)
         self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t["lr"], betas=(0.0, 0.99), eps=1e-8)
 
     def train_step(self, codes: torch.Tensor, images: torch.Tensor, ema: bool = True) -> float:
@@ -306,6 +312,8 @@ class _Run:
         if self.critic is not None and t.get("critic_weight", 0.0):
             loss = loss + t["critic_weight"] * perceptual_loss(self.critic, fake, real)
         adv = float(t.get("adv_weight", 0.0) or 0.0)
+        if adv and res < self.adv_resolution():     # the term starts once the stage reaches D's size
+            adv = 0.0
         if adv:
             self.ensure_D()
             fake_d, real_d = (_area_resize(x, self.D.img_resolution) for x in (fake, real))
@@ -329,7 +337,7 @@ class _Run:
         t = self.config["training"]
         self.D.requires_grad_(True)
         loss = d_logistic_loss(self.D(real), self.D(fake))
-        interval = int(t.get("r1_interval", 16))
+        interval = int(t.get("r1_interval", DEFAULTS["r1_interval"]))
         if interval > 0 and self.step % interval == 0:
             gamma = t.get("r1_gamma")
             if gamma is None:
