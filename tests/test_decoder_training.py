@@ -223,3 +223,29 @@ def test_a_run_made_before_the_realism_term_existed_can_turn_it_on(tmp_path, one
                                samples=False, score=False, workers=1))
     assert steps[-1].get("finished")
     assert "opt_D" in ckpt.read_state(tmp_path / "run")["optimizers"]
+
+
+def test_ctrl_c_stops_the_cli_with_a_checkpoint_that_resumes(tmp_path):
+    """A signal during `stylepaint train-gan` finishes the step, writes a checkpoint and exits 0."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "stylepaint", "train-gan", "--out", str(out), "--preset", "code-tiny",
+           "--bank", "64", "--bank-kimg", "0.128", "--low-res-kimg", "0.064", "--batch", "16", "--snap", "1000",
+           "--workers", "1", "--threads", "1", "--kimg", "1000"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    deadline = time.monotonic() + 240
+    while not (out / "log.jsonl").exists() and time.monotonic() < deadline:   # opened once training starts
+        time.sleep(0.5)
+    time.sleep(3)
+    proc.send_signal(signal.SIGTERM)
+    text, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, text
+    assert "stopping after this step with a checkpoint" in text and "continue with --resume" in text, text
+    state = ckpt.read_state(out)
+    assert 0 < state["cur_nimg"] < 1_000_000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import sys
 
 PRESET_NAMES = ("tiny", "code-tiny", "default")
 METHODS = ("decoder", "adversarial")
@@ -115,6 +116,7 @@ def run_decoder(args) -> int:
             spread = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in args.spread.split(","))}
         except ValueError:
             raise InputError(f"--spread wants NAME=VALUE pairs separated by commas, not {args.spread!r}") from None
+    stop = _StopRequest()
     job = train_decoder(args.out, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
                         max_seconds=None if args.minutes is None else args.minutes * 60,
                         device="cpu" if args.device == "auto" else args.device, workers=args.workers,
@@ -123,7 +125,7 @@ def run_decoder(args) -> int:
                         spread=spread, part_weight=args.part_weight,
                         centred=None if args.centred is None else args.centred == "yes",
                         critic_weight=args.critic_weight, adv_weight=args.adv_weight,
-                        processes=args.processes or 1)
+                        processes=args.processes or 1, should_stop=stop.requested)
     bar, data_bar, last = None, None, {}
     try:
         for progress in job:
@@ -151,11 +153,38 @@ def run_decoder(args) -> int:
                 share = f", oracle-confident {100 * progress['confident']:.1f} %" if "confident" in progress else ""
                 bar.write(f"checkpoint at {progress['kimg']:.2f} kimg{share}: {progress['checkpoint']}")
     finally:
+        stop.restore()
         job.close()
         for b in (bar, data_bar):
             if b is not None:
                 b.close()
     return _report_end(last, args.out)
+
+
+class _StopRequest:
+    """Ctrl-C or SIGTERM while the decoder trains: finish the step, write a checkpoint, stop
+    (the run resumes from exactly there); a second signal aborts at once."""
+
+    def __init__(self):
+        import signal
+
+        self._signal, self._flag, self._before = signal, False, {}
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._before[sig] = signal.signal(sig, self._handle)
+
+    def _handle(self, signum, frame):
+        if self._flag:
+            raise KeyboardInterrupt
+        self._flag = True
+        print("\nstylepaint: stopping after this step with a checkpoint (signal again to abort)", file=sys.stderr,
+              flush=True)
+
+    def requested(self) -> bool:
+        return self._flag
+
+    def restore(self) -> None:
+        for sig, handler in self._before.items():
+            self._signal.signal(sig, handler)
 
 
 def run_adversarial(args) -> int:

@@ -450,6 +450,7 @@ def train_decoder(
     cache: bool = True,                 # keep the current bank in RUN_DIR/cache/
     command: str | None = None,
     processes: int = 1,                 # data-parallel processes of this process's torch threads each
+    should_stop=None,                   # a callable; when it returns True: checkpoint after this step and stop
     **overrides,                        # settings of DEFAULTS (new runs); lr and snap_kimg also on resume
 ) -> Iterator[dict]:
     """Train (or continue) the decoder route; yields progress dicts (``kimg``, ``loss``,
@@ -524,7 +525,8 @@ def train_decoder(
             idx = _minibatch(run, bank_index, len(codes))
             losses.append(run.train_step(codes[idx], images[idx]))
             finished = run.cur_nimg >= total_nimg
-            out_of_time = max_seconds is not None and time.perf_counter() - start >= max_seconds
+            out_of_time = (max_seconds is not None and time.perf_counter() - start >= max_seconds) \
+                or (should_stop is not None and should_stop())
             snap = run.cur_nimg >= next_snap or finished or out_of_time
             if run.step % report_every == 0 or snap:
                 last = {"loss": float(np.mean(losses))}
