@@ -24,7 +24,7 @@ import torch
 
 
 def curve(log: Path) -> None:
-    print(f"{'kimg':>7} {'wall h':>7} {'CPU h':>7} {'loss':>7} {'confident':>9}  lowest groups")
+    print(f"{'kimg':>7} {'wall h':>7} {'CPU h':>7} {'loss':>7} {'confident':>9} {'midpoints':>9}  lowest groups")
     for line in log.read_text().splitlines():
         d = json.loads(line)
         if "checkpoint" not in d:
@@ -32,7 +32,8 @@ def curve(log: Path) -> None:
         per = d.get("confident_per_group", {})
         low = ", ".join(f"{g} {100 * v:.0f}" for g, v in sorted(per.items(), key=lambda kv: kv[1])[:3])
         conf = f"{100 * d['confident']:.1f} %" if "confident" in d else "-"
-        print(f"{d['kimg']:>7.1f} {d['wall_hours']:>7.2f} {d['cpu_hours']:>7.2f} {d['loss']:>7.4f} {conf:>9}  {low}")
+        mid = f"{100 * d['confident_midpoints']:.1f} %" if "confident_midpoints" in d else "-"
+        print(f"{d['kimg']:>7.1f} {d['wall_hours']:>7.2f} {d['cpu_hours']:>7.2f} {d['loss']:>7.4f} {conf:>9} {mid:>9}  {low}")
 
 
 @torch.no_grad()

@@ -249,3 +249,14 @@ def test_ctrl_c_stops_the_cli_with_a_checkpoint_that_resumes(tmp_path):
     assert "stopping after this step with a checkpoint" in text and "continue with --resume" in text, text
     state = ckpt.read_state(out)
     assert 0 < state["cur_nimg"] < 1_000_000
+
+
+def test_the_logged_score_includes_midpoints_of_w_pairs(tmp_path, one_torch_thread):
+    from stylepaint.training.decoder import quick_score
+
+    _run(tmp_path / "run", 0.032)
+    G = load_generator(tmp_path / "run" / "G_ema.safetensors")
+    score = quick_score(G, count=16, midpoints=16)
+    assert set(score) == {"confident", "confident_per_group", "confident_midpoints"}
+    assert 0.0 <= score["confident_midpoints"] <= 1.0 and len(score["confident_per_group"]) == 13
+    assert "confident_midpoints" not in quick_score(G, count=16, midpoints=0)

@@ -417,22 +417,32 @@ def batch_indices(seed: int, bank: int, step_in_bank: int, count: int, batch: in
 
 
 @torch.no_grad()
-def quick_score(G: Generator, count: int = 256, seed: int = 123) -> dict:
-    """Measurement only (never a loss): the oracle-confident share of ``count`` samples."""
+def quick_score(G: Generator, count: int = 256, seed: int = 123, midpoints: int = 128) -> dict:
+    """Measurement only (never a loss): the oracle-confident share of ``count`` samples, and of
+    the midpoints of ``midpoints`` random W pairs (ghosts between faces, as `evaluate-gan` scores them)."""
     from stylepaint.portraits.oracle import ORACLE_FILE, load_oracle
     from stylepaint.training.evaluate import confident_share
 
     if not ORACLE_FILE.exists():
         return {}
     oracle = load_oracle()
-    z = torch.randn([count, G.z_dim], generator=torch.Generator().manual_seed(seed))
-    probs: dict[str, list] = {}
-    for part in z.split(64):
-        img = G(part, noise_mode="const").float().clamp(-1, 1)
-        for g, p in oracle.predict(img).items():
-            probs.setdefault(g, []).append(p.numpy())
-    share, per_group = confident_share({g: np.concatenate(v) for g, v in probs.items()})
-    return {"confident": share, "confident_per_group": per_group}
+    gen = torch.Generator().manual_seed(seed)
+
+    def share_of(images) -> tuple[float, dict]:
+        probs: dict[str, list] = {}
+        for img in images:
+            for g, p in oracle.predict(img.float().clamp(-1, 1)).items():
+                probs.setdefault(g, []).append(p.numpy())
+        return confident_share({g: np.concatenate(v) for g, v in probs.items()})
+
+    z = torch.randn([count, G.z_dim], generator=gen)
+    share, per_group = share_of(G(part, noise_mode="const") for part in z.split(64))
+    out = {"confident": share, "confident_per_group": per_group}
+    if midpoints:
+        z2 = torch.randn([2, midpoints, G.z_dim], generator=gen)
+        w = 0.5 * (G.mapping(z2[0]) + G.mapping(z2[1]))
+        out["confident_midpoints"] = share_of(G.synthesis(part, noise_mode="const") for part in w.split(64))[0]
+    return out
 
 
 def train_decoder(
