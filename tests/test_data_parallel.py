@@ -47,10 +47,11 @@ def test_two_processes_take_the_steps_of_one(tmp_path, one_torch_thread):
 
 
 def test_a_two_process_run_cut_in_chunks_equals_an_uninterrupted_one(tmp_path, one_torch_thread):
-    adv = dict(adv_weight=0.1, adv_resolution=16, r1_interval=2)    # with the realism term's discriminator
+    # with the realism term's discriminator and the critic (helpers read it from the run folder)
+    adv = dict(adv_weight=0.1, adv_resolution=16, r1_interval=2, critic_weight=1.0)
     _run(tmp_path / "whole", 0.192, 2, **adv)
     _run(tmp_path / "cut", 0.08, 2, **adv)     # stops mid-bank
-    _run(tmp_path / "cut", 0.192, 2, resume=True)
+    _run(tmp_path / "cut", 0.192, 2, resume=True, **adv)   # the same settings (SETTINGS would turn the critic off)
     a, _ = _tensors(tmp_path / "whole")
     b, _ = _tensors(tmp_path / "cut")
     assert any(name.startswith("opt_D.") for name in a)

@@ -20,7 +20,6 @@ import datetime
 import multiprocessing
 import os
 import tempfile
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -36,10 +35,10 @@ class ProcessGroup:
     """This process's place in the group: ``rank``, ``world``, ``shard(batch)`` and
     ``average(params, loss)``. Rank 0 owns the helper processes (``close()`` stops them)."""
 
-    def __init__(self, rank: int, world: int, init_file: str, helpers: list | None = None):
+    def __init__(self, rank: int, world: int, init_file: str, helpers: list | None = None, init_dir=None):
         self.rank, self.world, self.helpers = rank, world, helpers or []
         self.helper_cpu_seconds = 0.0   # on rank 0: the helpers' CPU time so far (reported every step)
-        self._init_dir = None
+        self._init_dir = init_dir       # on rank 0: the temporary folder of init_file, removed by close()
         dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world,
                                 timeout=TIMEOUT)
 
@@ -106,14 +105,12 @@ def start(processes: int, batch: int, helper: Callable, *args) -> ProcessGroup:
     for proc in helpers:
         proc.start()
     try:
-        group = ProcessGroup(0, processes, init_file, helpers)
+        return ProcessGroup(0, processes, init_file, helpers, init_dir)
     except BaseException:
         for proc in helpers:
             proc.terminate()
         init_dir.cleanup()
         raise
-    group._init_dir = init_dir
-    return group
 
 
 def _helper_main(rank: int, world: int, init_file: str, threads: int, helper: Callable, args: tuple) -> None:
@@ -127,7 +124,3 @@ def _helper_main(rank: int, world: int, init_file: str, threads: int, helper: Ca
         if dist.is_initialized():
             dist.destroy_process_group()
 
-
-def bank_file(cache: Path, seed: int, index: int, count: int, resolution: int) -> Path:
-    """Where bank ``index`` is cached (shared by rank 0, which writes it, and the helpers)."""
-    return Path(cache) / f"bank-{int(seed)}-{int(index):04d}-{int(count)}-{int(resolution)}.npy"

@@ -44,7 +44,6 @@ from stylepaint.training import checkpoint as ckpt
 from stylepaint.training import data_parallel
 from stylepaint.training.critic import CRITIC_FILE, perceptual_loss
 from stylepaint.training.losses import auto_r1_gamma, d_logistic_loss, g_nonsaturating_loss, r1_penalty
-from stylepaint.training.data_parallel import bank_file
 from stylepaint.training.presets import get_preset
 from stylepaint.training.trainer import _write_outputs, ema_beta, update_ema
 
@@ -133,7 +132,7 @@ def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: P
     from stylepaint.portraits.dataset import iter_render
 
     codes = bank_codes(G, index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
-    path = None if cache is None else bank_file(cache, int(t["seed"]), index, len(codes), resolution)
+    path = None if cache is None else cache / f"bank-{int(t['seed'])}-{index:04d}-{len(codes)}-{resolution}.npy"
     if path is not None and path.is_file():
         images = np.load(path, mmap_mode="r")
         if images.shape == (len(codes), resolution, resolution, 3):
@@ -490,6 +489,7 @@ def train_decoder(
     total_nimg = int(t["total_kimg"] * 1000)
     snap_nimg = max(int(t["snap_kimg"] * 1000), 1)
     next_snap = (run.cur_nimg // snap_nimg + 1) * snap_nimg
+
     def cpu_now() -> float:     # this process, its finished children, and the helper ranks so far
         return _cpu_seconds() + (run.group.helper_cpu_seconds if run.group is not None else 0.0)
 
@@ -583,9 +583,8 @@ def _minibatch(run: _Run, bank_index: int, count: int) -> torch.Tensor:
 
 def _decoder_helper(group: data_parallel.ProcessGroup, config: dict, run_dir: str, device: str) -> None:
     """A helper rank: the same steps as rank 0 on its share of each minibatch, until rank 0
-    stops it. Banks and the critic are read from the run folder once rank 0 has written them."""
-    from stylepaint.training.critic import load_critic
-
+    stops it. Banks and the critic are read from the run folder once rank 0 has written them
+    (after the barrier, ``make_bank`` finds the bank in the cache and ``_critic_for`` the critic)."""
     run = _Run(config, torch.device(device))
     start = group.broadcast()
     run.G.load_state_dict(start["G"])
@@ -595,16 +594,16 @@ def _decoder_helper(group: data_parallel.ProcessGroup, config: dict, run_dir: st
         run.ensure_D()
         run.D.load_state_dict(start["D"])
         run.opt_D.load_state_dict(start["opt_D"])
-    t = config["training"]
+    t, run_dir = config["training"], Path(run_dir)
     bank_index, codes, images = -1, None, None
     while True:
         if run.bank_index() != bank_index:
             bank_index = run.bank_index()
             group.barrier()
-            codes = bank_codes(run.G, bank_index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
-            path = bank_file(Path(run_dir) / "cache", int(t["seed"]), bank_index, len(codes), run.G.img_resolution)
-            images = torch.from_numpy(np.load(path))
+            *_, last = make_bank(run.G, run.code, bank_index, t, run.G.img_resolution, run_dir / "cache", None)
+            codes, images = last["bank"][0], torch.from_numpy(last["bank"][1])
             if t.get("critic_weight", 0.0) and run.critic is None:
-                run.critic = load_critic(Path(run_dir) / CRITIC_FILE).to(run.device)
+                for _ in _critic_for(run, run_dir, codes, images):
+                    pass
         idx = _minibatch(run, bank_index, len(codes))
         run.train_step(codes[idx], images[idx], ema=False)
