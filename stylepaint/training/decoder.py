@@ -12,13 +12,17 @@ code, which converges in CPU-hours where adversarial training needs GPU-days:
   interpolation in W give clean faces;
 * **loss**: L1 on pixels and on their horizontal/vertical differences, weighted towards the
   face (eyes, mouth, earrings are a few pixels each and would otherwise be drawn last), plus
-  L1 at 1/2 and 1/4 size. No network scores the images (the attribute oracle measures only);
+  L1 at 1/2 and 1/4 size; optionally (``critic_weight``) the L1 between the trunk features of a
+  separately trained critic (``training.critic``) on the generated image and on its render, and
+  (``adv_weight``) a realism term from a discriminator at ``adv_resolution``. The shipped
+  attribute oracle never enters a loss: it only measures (``quick_score``);
 * **curriculum**: the first ``low_res_kimg`` thousand images train the blocks up to 64 px
   against area-downsampled targets, then the 128 px block joins;
 * ``G_ema`` (half-life ``ema_kimg``) is what is saved and shipped.
 
 Everything random is a function of (seed, bank index, step), so a run cut into chunks of any
-length continues exactly as an uninterrupted one. Banks are cached in ``RUN_DIR/cache/``
+length continues exactly as an uninterrupted one, also when the minibatch is split over
+several processes (``processes``, :mod:`stylepaint.training.data_parallel`). Banks are cached in ``RUN_DIR/cache/``
 (``.npy``, not part of the resume state: a missing one is rendered again, identically).
 """
 
