@@ -103,6 +103,43 @@ def test_part_weight_may_change_on_resume(tmp_path, one_torch_thread):
     assert ckpt.read_state(tmp_path / "run")["config"]["training"]["part_weight"] == 8.0
 
 
+def test_head_weight_lies_on_the_bows_of_a_rendered_bank():
+    from stylepaint.portraits.latent_code import layout
+    from stylepaint.portraits.renderer import render
+
+    code = layout(128, 128, {"tilt": 0, "shift_x": 0, "shift_y": 0})
+    rng = np.random.default_rng(3)
+    w = code.encode_z(code.z_for({"headwear": "bow", "hair_style": "long"}, rng.standard_normal((6, 128))))
+    bows = np.zeros((64, 64))
+    for record in code.decode(w):
+        plain = dict(record, attributes=dict(record["attributes"], headwear="none"))
+        a = render(record, 64).astype(float)
+        b = render(plain, 64).astype(float)
+        bows += np.abs(a - b).sum(-1) > 30        # where the bow changed the picture
+    m = face_weight_map(64, 4.0, 10.0, 10.0)[0, 0].numpy()
+    plain_map = face_weight_map(64, 4.0, 10.0)[0, 0].numpy()
+    on = bows > 0
+    assert on.sum() > 20
+    # the extra weight sits where the bows are drawn: their pixels gain, the rest loses a little
+    assert (m[on] / plain_map[on]).mean() > 2.0
+    assert (m[~on] / plain_map[~on]).mean() < 1.0
+
+
+def test_mix_may_change_on_resume_and_is_checked(tmp_path, one_torch_thread):
+    _run(tmp_path / "run", 0.032)
+    mix = dict(sample=0.2, truncated=0.2, between=0.2, midpoint=0.4)
+    steps = list(train_decoder(tmp_path / "run", resume=True, total_kimg=0.048, mix=mix, head_weight=5.0,
+                               workers=1, samples=False, score=False))
+    assert steps[-1].get("finished")
+    t = ckpt.read_state(tmp_path / "run")["config"]["training"]
+    assert t["mix"] == mix and t["head_weight"] == 5.0
+    banks = sorted(p.name for p in (tmp_path / "run" / "cache").glob("bank-*.npy"))
+    assert banks == ["bank-0-0000-64-32-mix0.2-0.2-0.2-0.4.npy"]     # drawn again with the new kinds
+    for bad in (dict(sample=1.0), dict(mix, midpoint=-1.0), dict.fromkeys(mix, 0.0)):
+        with pytest.raises(InputError, match="mix"):
+            list(train_decoder(tmp_path / "run", resume=True, total_kimg=0.064, mix=bad, workers=1))
+
+
 def test_train_gan_cli_trains_the_decoder_route_and_resumes(tmp_path, capsys, one_torch_thread):
     from stylepaint.cli import main
 
@@ -118,6 +155,11 @@ def test_train_gan_cli_trains_the_decoder_route_and_resumes(tmp_path, capsys, on
     assert state["cur_nimg"] == 64 and state["chunks"] == 1 and len(state["commands"]) == 2
     assert "G_ema.safetensors" in capsys.readouterr().out
     assert main(["train-gan", "--out", str(tmp_path / "r2"), "--spread", "tilt"]) == 2
+    assert main(["train-gan", *common[:2], "--resume", "--kimg", "0.08", "--workers", "1",
+                 "--mix", "sample=1,truncated=0,between=0,midpoint=1", "--head-weight", "3"]) == 0
+    t = ckpt.read_state(out)["config"]["training"]
+    assert t["mix"]["midpoint"] == 1.0 and t["head_weight"] == 3.0
+    assert main(["train-gan", *common[:2], "--resume", "--mix", "sample=half"]) == 2
     assert main(["train-gan", "--out", str(tmp_path / "r3"), "--method", "adversarial"]) == 2
     assert "needs --data" in capsys.readouterr().err
 

@@ -46,6 +46,11 @@ def register(sub) -> None:
                    help="decoder: spread of nuisances' codes, 0 pins one to its median (e.g. tilt=0,shift_x=0)")
     p.add_argument("--part-weight", type=float, default=None,
                    help="decoder: extra loss weight on eyes, mouth, earrings and cheeks (default 0; may change on --resume)")
+    p.add_argument("--head-weight", type=float, default=None,
+                   help="decoder: extra loss weight where a bow sits on the head (default 0; may change on --resume)")
+    p.add_argument("--mix", default=None, metavar="KIND=SHARE,...",
+                   help="decoder: shares of the kinds of codes in a bank: sample, truncated, between, midpoint "
+                        "(default 0.45,0.2,0.25,0.1; may change on --resume, the current bank is drawn again)")
     p.add_argument("--centred", choices=["yes", "no"], default=None,
                    help="decoder: train the style affines on w - w_avg (default yes; may change on --resume)")
     p.add_argument("--critic-weight", type=float, default=None,
@@ -93,6 +98,15 @@ def run(args) -> int:
     return run_adversarial(args)
 
 
+def _parse_pairs(text: str, option: str, form: str) -> dict[str, float]:
+    from stylepaint.errors import InputError
+
+    try:
+        return {k.strip(): float(v) for k, v in (item.split("=", 1) for item in text.split(","))}
+    except ValueError:
+        raise InputError(f"{option} wants {form} pairs separated by commas, not {text!r}") from None
+
+
 def _report_end(last: dict, out: str) -> int:
     if last.get("stopped"):
         print(f"stopped at {last['kimg']:.2f} of {last['total_kimg']:g} kimg; continue with --resume")
@@ -110,19 +124,15 @@ def run_decoder(args) -> int:
     unused = [name for name in ("data", "gamma", "precision") if getattr(args, name) not in (None, "auto")]
     if unused:
         raise InputError(f"--{', --'.join(unused)} belong to --method adversarial")
-    spread = None
-    if args.spread:
-        try:
-            spread = {k.strip(): float(v) for k, v in (item.split("=", 1) for item in args.spread.split(","))}
-        except ValueError:
-            raise InputError(f"--spread wants NAME=VALUE pairs separated by commas, not {args.spread!r}") from None
+    spread = _parse_pairs(args.spread, "--spread", "NAME=VALUE") if args.spread else None
+    mix = _parse_pairs(args.mix, "--mix", "KIND=SHARE") if args.mix else None
     stop = _StopRequest()
     job = train_decoder(args.out, preset=args.preset, resume=args.resume, total_kimg=args.kimg,
                         max_seconds=None if args.minutes is None else args.minutes * 60,
                         device="cpu" if args.device == "auto" else args.device, workers=args.workers,
                         command=command_line(args), batch=args.batch, lr=args.lr, snap_kimg=args.snap,
                         seed=args.seed, bank=args.bank, bank_kimg=args.bank_kimg, low_res_kimg=args.low_res_kimg,
-                        spread=spread, part_weight=args.part_weight,
+                        spread=spread, part_weight=args.part_weight, head_weight=args.head_weight, mix=mix,
                         centred=None if args.centred is None else args.centred == "yes",
                         critic_weight=args.critic_weight, adv_weight=args.adv_weight,
                         processes=args.processes or 1, should_stop=stop.requested)

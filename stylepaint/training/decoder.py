@@ -62,6 +62,7 @@ DEFAULTS = dict(
     low_res_kimg=240.0,     # length of the first stage
     face_weight=4.0,        # extra loss weight at the face centre (a Gaussian blob)
     part_weight=0.0,        # extra weight on the small parts: eyes, mouth, earrings, cheeks (0: off)
+    head_weight=0.0,        # extra weight where a bow sits on the head, either side (0: off)
     grad_weight=1.0,        # weight of the L1 on pixel differences
     ema_kimg=5.0,           # G_ema half-life
     ema_rampup=0.05,
@@ -84,7 +85,7 @@ DEFAULTS = dict(
 
 
 #: settings a resumed run may change (a schedule decision, recorded in the run's commands)
-RESUMABLE = ("snap_kimg", "lr", "part_weight", "centred", "critic_weight", "adv_weight", "adv_resolution", "r1_gamma",
+RESUMABLE = ("snap_kimg", "lr", "part_weight", "head_weight", "mix", "centred", "critic_weight", "adv_weight", "adv_resolution", "r1_gamma",
              "r1_interval")
 
 
@@ -129,6 +130,22 @@ def bank_codes(G: Generator, index: int, count: int, seed: int, mix: dict, trunc
            torch.where(kind == 2, w1 + t * (w2 - w1), 0.5 * (w1 + w2))))
 
 
+def _check_mix(mix) -> None:
+    kinds = set(DEFAULTS["mix"])
+    if not isinstance(mix, dict) or set(mix) != kinds:
+        raise InputError(f"the mix of a bank names exactly the kinds {', '.join(DEFAULTS['mix'])}, got {mix!r}")
+    if any(not math.isfinite(float(v)) or float(v) < 0 for v in mix.values()) or sum(map(float, mix.values())) <= 0:
+        raise InputError(f"the shares of a bank's mix are >= 0 and not all 0, got {mix!r}")
+
+
+def _mix_tag(mix: dict) -> str:
+    """A bank's cache name carries its mix when that is not the default one (a resumed run may
+    change the mix: the current bank is then drawn again with the new kinds of codes)."""
+    if mix == DEFAULTS["mix"]:
+        return ""
+    return "-mix" + "-".join(f"{mix[k]:g}" for k in ("sample", "truncated", "between", "midpoint"))
+
+
 def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: Path | None,
               workers: int | None) -> Iterator[dict]:
     """Render bank ``index`` (or read it from ``cache``); the last progress dict carries
@@ -136,7 +153,7 @@ def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: P
     from stylepaint.portraits.dataset import iter_render
 
     codes = bank_codes(G, index, int(t["bank"]), int(t["seed"]), t["mix"], t["truncation"])
-    path = None if cache is None else cache / f"bank-{int(t['seed'])}-{index:04d}-{len(codes)}-{resolution}.npy"
+    path = None if cache is None else cache / f"bank-{int(t['seed'])}-{index:04d}-{len(codes)}-{resolution}{_mix_tag(t['mix'])}.npy"
     if path is not None and path.is_file():
         images = np.load(path, mmap_mode="r")
         if images.shape == (len(codes), resolution, resolution, 3):
@@ -169,11 +186,15 @@ PARTS = (
     (0.5 - 0.215, 0.57, 0.025, 0.04), (0.5 + 0.215, 0.57, 0.025, 0.04),                          # earrings
     (0.5 - 0.125, 0.545, 0.04, 0.025), (0.5 + 0.125, 0.545, 0.04, 0.025),                        # cheeks
 )
+# a bow's knot and loops, on either side of the crown (renderer: x = 0.5 +- (0.205 face_width - 0.04), y = 0.2)
+HEAD_PARTS = ((0.5 - 0.165, 0.19, 0.055, 0.045), (0.5 + 0.165, 0.19, 0.055, 0.045))
 
 
-def face_weight_map(resolution: int, face_weight: float, part_weight: float = 0.0) -> torch.Tensor:
+def face_weight_map(resolution: int, face_weight: float, part_weight: float = 0.0,
+                    head_weight: float = 0.0) -> torch.Tensor:
     """``[1, 1, R, R]``: 1 plus a Gaussian blob over the face, plus ``part_weight`` blobs on the
-    eyes, mouth, earrings and cheeks (where the attributes that are a few pixels wide are); mean 1."""
+    eyes, mouth, earrings and cheeks (where the attributes that are a few pixels wide are), plus
+    ``head_weight`` blobs where a bow sits; mean 1."""
     g = (torch.arange(resolution, dtype=torch.float32) + 0.5) / resolution
     y, x = g[:, None], g[None, :]
 
@@ -183,6 +204,8 @@ def face_weight_map(resolution: int, face_weight: float, part_weight: float = 0.
     m = 1.0 + face_weight * blob(0.5, alignment.EYE_LINE_Y + 0.07, 0.17, 0.13)
     if part_weight:
         m = m + part_weight * torch.stack([blob(*p) for p in PARTS]).amax(0)
+    if head_weight:
+        m = m + head_weight * torch.stack([blob(*p) for p in HEAD_PARTS]).amax(0)
     return (m / m.mean())[None, None]
 
 
@@ -219,7 +242,7 @@ class _Run:
         self.cur_nimg, self.step, self.chunks = 0, 0, 0
         self.cpu_seconds = self.wall_seconds = 0.0
         self.commands: list[str] = []
-        self.weights = {r: face_weight_map(r, t["face_weight"], t.get("part_weight", 0.0)).to(device)
+        self.weights = {r: face_weight_map(r, t["face_weight"], t.get("part_weight", 0.0), t.get("head_weight", 0.0)).to(device)
                         for r in (min(int(t["low_res"]), G.img_resolution), G.img_resolution)}
         # configs written before the setting existed trained on w itself
         self.centred = bool(t.get("centred", False))
@@ -477,6 +500,7 @@ def train_decoder(
     config, tensors, state = open_run(run_dir, resume, total_kimg, overrides, RESUMABLE,
                                       lambda: build_config(preset, **overrides), method=METHOD)
     t = config["training"]
+    _check_mix(t["mix"])
     run = _Run(config, dev)
     if state is not None:
         run.load(tensors, state)
