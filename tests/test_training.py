@@ -299,6 +299,7 @@ def test_ship_installs_the_generator_with_statistics_and_a_matching_manifest(tmp
     assert manifest["toy.safetensors"]["role"] == "default-generator"
     assert entry["sha256"] == hashlib.sha256((models / "toy.safetensors").read_bytes()).hexdigest()
     assert entry["kimg"] == pytest.approx(0.008) and entry["command"] == ["stylepaint train-gan --preset tiny"]
+    assert entry["provisional"] is True and entry["targets_missed"] == ["confident_share >= 85%"]
     G = load_generator(models / "toy.safetensors")
     assert G.config == entry["config"] and G.model_id == entry["model_id"]
     from safetensors.torch import load_file

@@ -5,7 +5,8 @@ project's own format, as ``stylepaint convert`` writes it), ``<name>.stylespace.
 (per-channel StyleSpace ``mean`` and ``std`` over 10k samples, what global directions need),
 and their ``manifest.json`` entries: sha256, bytes, config, the training commands, kimg and
 the evaluation metrics. The new file gets ``role: default-generator`` (any previous default
-becomes ``role: generator``), which is how ``load_generator(None)`` finds it.
+becomes ``role: generator``), which is how ``load_generator(None)`` finds it. A model shipped
+with ``force`` before it met every quality target says so: ``provisional`` and ``targets_missed``.
 """
 
 from __future__ import annotations
@@ -47,9 +48,9 @@ def ship_generator(generator_path: str | Path, name: str, report: dict, models_d
     from stylepaint.portraits.manifest import read_manifest, update_entry
     from stylepaint.training import checkpoint as ckpt
 
-    if not all(report["targets"].values()) and not force:
-        failed = ", ".join(k for k, ok in report["targets"].items() if not ok)
-        raise InputError(f"{generator_path} misses the quality targets ({failed}); not shipped")
+    missed = [k for k, ok in report["targets"].items() if not ok]
+    if missed and not force:
+        raise InputError(f"{generator_path} misses the quality targets ({', '.join(missed)}); not shipped")
     if not name or "/" in name or name.startswith("."):
         raise InputError(f"model name {name!r} must be a plain file name")
     models_dir = Path(models_dir) if models_dir else MODELS_DIR
@@ -84,6 +85,8 @@ def ship_generator(generator_path: str | Path, name: str, report: dict, models_d
         kimg=state.get("cur_nimg", 0) / 1000 if state else None,
         training=state.get("config", {}).get("training") if state else None,
         metrics=metrics_summary(report),
+        provisional=bool(missed),       # shipped with --force before every quality target was met
+        targets_missed=missed,
         stylespace_stats=stats_file.name,
     )
     update_entry(stats_file, manifest, role="stylespace-stats", generator=model_file.name, samples=STATS_SAMPLES)
