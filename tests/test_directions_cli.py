@@ -106,3 +106,36 @@ def test_empty_prompt_and_misplaced_options(files, home, capsys):
     with pytest.raises(SystemExit):
         main(["edit", files["model"], "--alpha", "1", "--prompt", "x", "-o", str(home / "x.png")])
     assert cache_files(home) == []
+
+
+def test_shipped_directions_let_the_first_edit_run_without_a_build(files, home, tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from stylepaint import paths
+    from stylepaint.portraits.manifest import read_manifest, sha256_of
+
+    build = ["directions", "build", "--clip", files["clip"], "--images", "2", "--stats", "300", "--ship"]
+    assert main([build[0], build[1], files["model"], *build[2:]]) == 2       # not an embedded model
+    assert "only a model in" in capsys.readouterr().err
+    models = tmp_path / "embedded"
+    models.mkdir()
+    shutil.copy(files["model"], models / "tiny.safetensors")
+    monkeypatch.setattr(paths, "MODELS_DIR", models)
+    assert main([build[0], build[1], str(models / "tiny.safetensors"), *build[2:]]) == 0
+    assert "shipped tiny.safetensors.directions.pt" in capsys.readouterr().out
+    entry = read_manifest(models / "manifest.json")["tiny.safetensors.directions.pt"]
+    assert entry["role"] == "directions" and entry["generator"] == "tiny.safetensors"
+    assert entry["sha256"] == sha256_of(models / "tiny.safetensors.directions.pt")
+
+    shutil.rmtree(home / "cache" / "directions")          # a fresh user: nothing cached
+    out = tmp_path / "edited.png"
+    assert main(["edit", str(models / "tiny.safetensors"), "--clip", files["clip"], "--seed", "4",
+                 "--prompt", "smiling", "--alpha", "3", "-o", str(out)]) == 0
+    assert out.is_file() and cache_files(home) == []        # edited with the shipped file, nothing built
+    # a shipped file that was changed is not used: the edit builds again
+    blob = bytearray((models / "tiny.safetensors.directions.pt").read_bytes())
+    blob[-200] ^= 0xFF
+    (models / "tiny.safetensors.directions.pt").write_bytes(bytes(blob))
+    assert main(["edit", str(models / "tiny.safetensors"), "--clip", files["clip"], "--seed", "4",
+                 "--prompt", "smiling", "--alpha", "3", "-o", str(out)]) == 0
+    assert len(cache_files(home)) == 1

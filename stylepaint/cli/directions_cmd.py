@@ -34,6 +34,9 @@ def register(sub) -> None:
     b.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     b.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
     b.add_argument("--rebuild", action="store_true", help="ignore the cache (and write nothing to it)")
+    b.add_argument("--ship", action="store_true",
+                   help="install the result beside an embedded model (resources/models/MODEL.directions.pt, with a "
+                        "manifest entry), so the first prompt edits without a build")
     b.set_defaults(func=run)
     i = verbs.add_parser("import-styleclip", help="use StyleCLIP's published FFHQ directions (fs3.npy) for a model")
     i.add_argument("model", help="the generator they were made for (FFHQ config-f 1024, e.g. ffhq-1024)")
@@ -115,4 +118,10 @@ def run(args) -> int:
                   f" (sampled rows agree to {g['cos']:.3f})" for g in rel.meta.get("linear", []))
     print(f"directions for {G.source_path} with CLIP {spec}: {moved} channels x {rel.clip_dim} dims, {how}{stop}{lin} "
           f"(key {info['key']})")
+    if args.ship:
+        from stylepaint.directions.shipped import ship_directions
+
+        entry = ship_directions(G, rel, spec, params, seconds=None if info.get("cached") else
+                                round(time.perf_counter() - started, 1))
+        print(f"shipped {entry['file']} ({entry['bytes'] / 1e6:.1f} MB, sha256 {entry['sha256'][:12]}...)")
     return 0

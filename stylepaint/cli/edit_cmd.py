@@ -175,6 +175,7 @@ def run(args) -> int:
 
     from stylepaint.clip import load_clip
     from stylepaint.directions import build, cached, default_clip_for
+    from stylepaint.directions.shipped import shipped_directions
     from stylepaint.errors import StylepaintError
     from stylepaint.engine.render import Renderer
     from stylepaint.imagefiles import save_png
@@ -188,7 +189,8 @@ def run(args) -> int:
     clip = load_clip(spec, device=G.device, download=args.download)
     made_by = {"optimize": optimized, "instruction": instructed}
     steps = [made_by[s[0]](G, clip, s[1], args) if isinstance(s, tuple) else s for s in steps]
-    if any(s.method == "directions" for s in steps) and cached(G, clip) is None:
+    if any(s.method == "directions" for s in steps) and cached(G, clip) is None \
+            and shipped_directions(G, clip) is None:
         job = build(G, clip)
         with tqdm(unit="ch", desc="directions (first use of this model and CLIP)", dynamic_ncols=True) as bar:
             try:

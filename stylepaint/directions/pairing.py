@@ -40,17 +40,6 @@ def default_neutral_for(G) -> str:
     return registry.default_neutral()
 
 
-def shipped_directions(G, clip, params):
-    """A directions file shipped beside the model (``<model>.directions.pt``), if it fits."""
-    from stylepaint.directions.cache import cache_key, load
-
-    source = getattr(G, "source_path", None)
-    if not source:
-        return None
-    path = Path(source).with_name(Path(source).name + ".directions.pt")
-    return load(path, cache_key(G, clip, params)) if path.is_file() else None
-
-
 def open_editor(G, clip=None, params=None, build_missing: bool = False, progress=None):
     """An Editor for ``G`` and a CLIP (a spec, None = the model's pairing, or a loaded ClipModel).
 
@@ -61,13 +50,14 @@ def open_editor(G, clip=None, params=None, build_missing: bool = False, progress
     from stylepaint.directions.cache import build, cached, run
     from stylepaint.directions.editor import Editor
     from stylepaint.directions.precompute import BuildParams
+    from stylepaint.directions.shipped import shipped_directions
 
     if clip is None or isinstance(clip, str):
         spec = clip or default_clip_for(G)
         clip_model = load_clip(spec, device=G.device)
     else:
         clip_model, spec = clip, clip.spec
-    rel = cached(G, clip_model, params) or shipped_directions(G, clip_model, params or BuildParams())
+    rel = cached(G, clip_model, params) or shipped_directions(G, clip_model, params)
     if rel is None:
         if not build_missing:
             model = getattr(G, "source_path", "this model")
