@@ -54,7 +54,13 @@ def main(argv=None) -> int:
     p.add_argument("--truncation", type=float, default=0.7)
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--method", choices=("directions", "code"), default="directions",
+                   help="directions: the text direction between the two values' prompts (any model); code: the exact "
+                        "move through the portrait code (stylepaint.code_morph; the embedded default), whose "
+                        "slider end is α 1 (--alphas then defaults to 0.25,0.5,0.75,1)")
     args = p.parse_args(argv)
+    if args.method == "code" and args.alphas == p.get_default("alphas"):
+        args.alphas = "0.25,0.5,0.75,1"
 
     from stylepaint.portraits.oracle import load_oracle
     from stylepaint.portraits.vocabulary import load_vocabulary, prompt
@@ -72,15 +78,16 @@ def main(argv=None) -> int:
 
         renderer, clip = Renderer(), args.clip
         G = renderer.generator(args.model, args.device)
-    editor = renderer.editor(G, clip)
+    editor = renderer.editor(G, clip) if args.method == "directions" else None
     oracle = load_oracle(device=str(G.device))
-    print(f"model {G.source_path} ({G.img_resolution} px), CLIP {editor.text.clip.spec}, "
-          f"ready in {time.perf_counter() - t0:.1f} s")
+    print(f"model {G.source_path} ({G.img_resolution} px), method {args.method}"
+          + (f", CLIP {editor.text.clip.spec}" if editor else "") + f", ready in {time.perf_counter() - t0:.1f} s")
 
     gen = torch.Generator().manual_seed(args.seed)
     z = torch.randn(args.samples, G.z_dim, generator=gen).to(G.device)
     with torch.no_grad():
-        base = G.styles(G.mapping(z, truncation_psi=args.truncation))
+        ws = G.mapping(z, truncation_psi=args.truncation)
+        base = G.styles(ws)
     before = labels_of(G, oracle, base)
     vocabulary = load_vocabulary()
     rng = np.random.default_rng(args.seed)
@@ -89,6 +96,20 @@ def main(argv=None) -> int:
     for group, values in vocabulary.items():
         targets = [rng.choice([v for v in values if v != b[group]]) for b in before]
         pairs = sorted({(b[group], t) for b, t in zip(before, targets)})
+        if args.method == "code":
+            from stylepaint.code_morph import code_morph_delta
+            from stylepaint.engine.stylespace import flatten, unflatten
+
+            deltas = torch.stack([torch.from_numpy(code_morph_delta(G, ws[i], group, t)[0])
+                                  for i, t in enumerate(targets)])
+            flat = flatten(base)
+            for alpha in alphas:
+                edited = unflatten(flat + alpha * deltas.to(flat), G.style_layers)
+                after = labels_of(G, oracle, edited)
+                success = float(np.mean([a[group] == t for a, t in zip(after, targets)]))
+                kept = [a[g] == b[g] for a, b in zip(after, before) for g in b if g != group]
+                table[(group, alpha)] = (success, float(np.mean(kept)))
+            continue
         for alpha in alphas:
             after = [None] * args.samples
             for source, target in pairs:

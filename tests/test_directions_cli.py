@@ -139,3 +139,32 @@ def test_shipped_directions_let_the_first_edit_run_without_a_build(files, home, 
     assert main(["edit", str(models / "tiny.safetensors"), "--clip", files["clip"], "--seed", "4",
                  "--prompt", "smiling", "--alpha", "3", "-o", str(out)]) == 0
     assert len(cache_files(home)) == 1
+
+
+def test_edit_morph_moves_one_attribute_exactly_without_directions(files, home, tmp_path, capsys):
+    from stylepaint.imagefiles import read_png_metadata
+    from stylepaint.portraits.latent_code import write_mapping
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=128, w_dim=128, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8)
+    write_mapping(G)
+    model = tmp_path / "code.safetensors"
+    save_generator(G.eval(), model)
+    base = ["edit", str(model), "--clip", files["clip"], "--seed", "5"]
+    plain, red, half = (tmp_path / f"{n}.png" for n in ("plain", "red", "half"))
+    assert main(base + ["--morph", "hair_color=red", "--alpha", "0", "-o", str(plain)]) == 0
+    assert main(base + ["--morph", "hair_color=red", "-o", str(red)]) == 0
+    assert "→ red" in capsys.readouterr().out
+    assert main(base + ["--morph", "hair_color=red", "--alpha", "0.5", "-o", str(half)]) == 0
+    a, b, c = (np.asarray(Image.open(p)).astype(int) for p in (plain, red, half))
+    assert np.abs(a - b).max() > 0 and 0 < np.abs(a - c).mean() < np.abs(a - b).mean()
+    step = json.loads(read_png_metadata(red)["edits"])[0]
+    assert step["method"] == "optimize" and step["prompt"].endswith("red hair")
+    assert cache_files(home) == []                               # no directions were built
+    for bad, words in (("hair_color", "GROUP=VALUE"), ("hair_color=plaid", "has no value"),
+                       ("hat_size=big", "unknown attribute group")):
+        assert main(base + ["--morph", bad, "-o", str(tmp_path / "x.png")]) == 2
+        assert words in capsys.readouterr().err
+    assert main(["edit", files["model"], "--clip", files["clip"], "--morph", "hair_color=red",
+                 "-o", str(tmp_path / "x.png")]) == 2
+    assert "does not compute the portrait code" in capsys.readouterr().err

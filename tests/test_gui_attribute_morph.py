@@ -117,3 +117,42 @@ def test_a_morph_layer_switched_to_a_mapper_keeps_its_slider(window):
     assert w.morph_panel.attributes.value("eyewear") == ("none", "glasses", 1.0)   # the mapper's result: α 1
     slider.setValue(25)
     assert c.state.edits[0].alpha == pytest.approx(0.25) and c.state.edits[0].method == "mapper"
+
+
+def test_on_a_model_with_the_portrait_code_a_morph_is_exact(qtbot, engine, tmp_path):
+    """The default model's kind: the morph layer stores the shift that moves only that group's
+    code slots from the face's own value (read off W, not guessed) to the target."""
+    import torch
+    from gui_support import open_window
+
+    from stylepaint.code_morph import code_morph_delta
+    from stylepaint.engine.checkpoints import save_generator
+    from stylepaint.engine.networks import Generator
+    from stylepaint.portraits.latent_code import write_mapping
+    from stylepaint.tag_faces import portrait_code
+
+    torch.manual_seed(0)
+    G = Generator(z_dim=128, w_dim=128, img_resolution=16, mapping_layers=2, channel_base=64, channel_max=8)
+    write_mapping(G)
+    save_generator(G.eval(), tmp_path / "code.safetensors")
+    w = open_window(qtbot, engine, tmp_path / "code.safetensors", tmp_path / "b")
+    try:
+        c, start = w.controller, image_of(w)
+        ws = c.result["metadata"]["ws"]
+        G_loaded = engine[0].generator(str(tmp_path / "code.safetensors"), "auto")
+        own = portrait_code(G_loaded).decode(np.asarray(ws[:1], np.float64))[0]["attributes"]["hair_color"]
+        goal = "red" if own != "red" else "blue"
+        source, target, slider = w.morph_panel.attributes.rows["hair_color"]
+        choose(target, goal)
+        layer = c.state.edits[0]
+        expected, found = code_morph_delta(G_loaded, ws, "hair_color", goal)
+        assert layer.method == "optimize" and found == own
+        assert layer.name == f"hair colour: {own} → {goal} (exact)"
+        assert np.allclose(np.asarray(layer.delta, np.float32), expected, atol=1e-6)
+        assert layer.alpha == 0.0 and np.array_equal(image_of(w), start)
+        slider.setValue(100)
+        assert c.state.edits[0].alpha == 1.0 and len(c.state.edits) == 1
+        assert diff(image_of(w), start) > 0
+        assert w.morph_panel.attributes.value("hair_color") == (own, goal, 1.0)
+    finally:
+        w.worker.stop()

@@ -14,6 +14,10 @@ render entry point.
 universal mapper (``stylepaint mapper train-universal``): the text is understood by the same
 model, the edit is made for this face (``--alpha`` defaults to 1) and the PNG's recipe keeps it.
 
+``--morph hair_color=red`` (the embedded default, or any generator whose mapping computes the
+portrait code) starts an exact attribute morph of this face: only that group's code moves,
+from the face's own value; ``--alpha`` (default 1) is how far, 1 being the target value.
+
 ``--method`` picks how an edit is made (StyleCLIP's three ways): ``directions`` (default,
 global directions), ``optimize`` (the latent optimizer runs for this face first, ``--steps``;
 the PNG's recipe keeps its result) or ``mapper`` (a mapper trained with ``stylepaint mapper
@@ -34,10 +38,10 @@ class _EditOption(argparse.Action):
 
     def __call__(self, parser, namespace, values, option_string=None):
         edits = getattr(namespace, "edits", None) or []
-        if self.dest in ("prompt", "instruction"):
-            edits.append({"prompt": values} if self.dest == "prompt" else {"prompt": values, "instruction": True})
+        if self.dest in ("prompt", "instruction", "morph"):
+            edits.append({"prompt": values} if self.dest == "prompt" else {"prompt": values, self.dest: True})
         elif not edits:
-            parser.error(f"{option_string} must come after the --prompt or --instruction it belongs to")
+            parser.error(f"{option_string} must come after the --prompt, --instruction or --morph it belongs to")
         else:
             edits[-1][self.dest] = EDIT_FIELDS[self.dest](values)
         namespace.edits = edits
@@ -58,6 +62,8 @@ def register(sub) -> None:
     p.add_argument("--prompt", action=_EditOption, dest="prompt", metavar="TEXT", help="what the edit should show")
     p.add_argument("--instruction", action=_EditOption, dest="instruction", metavar="TEXT",
                    help="an instruction (\"make the hair red\") or description, made by the universal mapper")
+    p.add_argument("--morph", action=_EditOption, dest="morph", metavar="GROUP=VALUE",
+                   help="an exact attribute morph through the portrait code (the embedded default), e.g. hair_color=red")
     p.add_argument("--neutral", action=_EditOption, dest="neutral", metavar="TEXT",
                    help="neutral text of this edit (default: the model's, e.g. 'face')")
     p.add_argument("--alpha", action=_EditOption, dest="alpha", metavar="A", help="strength, about -10..10")
@@ -83,7 +89,7 @@ def register(sub) -> None:
     p.add_argument("--latent", default=None, metavar="NPZ",
                    help="with --photo: reuse the inversion that 'stylepaint invert' wrote")
     p.add_argument("-o", "--output", required=True, help="PNG file to write")
-    p.set_defaults(func=run, edits=None, instruction=None)
+    p.set_defaults(func=run, edits=None, instruction=None, morph=None)
 
 
 def steps_from_args(edits) -> list:
@@ -100,6 +106,12 @@ def steps_from_args(edits) -> list:
 
                 raise InputError(empty_message())
             steps.append(("instruction", EditStep(**{"alpha": 1.0, **e})))
+            continue
+        if e.pop("morph", False):              # its shift comes from the portrait code (``morphed``)
+            group, sep, value = e["prompt"].partition("=")
+            if not sep or not group.strip() or not value.strip():
+                raise InputError(f"--morph wants GROUP=VALUE, e.g. hair_color=red, not {e['prompt']!r}")
+            steps.append(("morph", EditStep(**{"alpha": 1.0, **e})))
             continue
         if "alpha" not in e:
             raise InputError(f"the edit {e['prompt']!r} needs an --alpha after its --prompt")
@@ -145,6 +157,18 @@ def instructed(G, clip, step, args):
     return made.with_(enabled=step.enabled, mask=step.mask)
 
 
+def morphed(G, clip, step, args):
+    """The exact morph of this face to ``step.prompt`` (GROUP=VALUE) through the portrait code."""
+    from stylepaint.code_morph import code_morph_step
+    from stylepaint.engine import stylespace
+
+    group, _, value = step.prompt.partition("=")
+    ws = stylespace.seed_to_ws(G, args.seed, args.truncation)
+    made = code_morph_step(G, ws[0], group.strip(), value.strip(), alpha=step.alpha)
+    print(f"morph {made.name}")
+    return made.with_(enabled=step.enabled, mask=step.mask)
+
+
 def grid_values(step, alphas, betas) -> tuple[list[float], list[float]]:
     a = abs(step.alpha) or 4.0
     b = step.beta or 0.1
@@ -182,12 +206,13 @@ def run(args) -> int:
 
     steps = steps_from_args(args.edits)
     if args.photo and any(isinstance(s, tuple) for s in steps):
-        raise InputError("--method optimize and --instruction work on a seed for now; for a photo use directions or a mapper")
+        raise InputError("--method optimize, --instruction and --morph work on a seed for now; for a photo use "
+                         "directions or a mapper")
     renderer = Renderer()
     G = renderer.generator(args.model, args.device)
     spec = args.clip or default_clip_for(G)
     clip = load_clip(spec, device=G.device, download=args.download)
-    made_by = {"optimize": optimized, "instruction": instructed}
+    made_by = {"optimize": optimized, "instruction": instructed, "morph": morphed}
     steps = [made_by[s[0]](G, clip, s[1], args) if isinstance(s, tuple) else s for s in steps]
     if any(s.method == "directions" for s in steps) and cached(G, clip) is None \
             and shipped_directions(G, clip) is None:

@@ -10,6 +10,7 @@ Closing one (cancel) stops it between steps: nothing is returned, nothing is sav
 * ``universal_edit_job``: an instruction or description through the universal mapper -> the Δ.
 * ``tag_faces_job``: faces from tags (portrait code or CLIP search) -> ws and thumbnails.
 * ``read_face_job``: the oracle's reading of each vocabulary group on the face without its edits.
+* ``code_morph_job``: an attribute morph through the portrait code (the embedded default) -> the Δ.
 """
 
 from __future__ import annotations
@@ -125,3 +126,24 @@ def read_face_job(args: dict, worker=None):
     if result.get("error"):
         raise StylepaintError(result["error"])
     return read_tags(result["image"])[0]
+
+
+@engine_job
+def code_morph_job(args: dict, group: str, target: str, worker=None):
+    """The exact morph of the face ``render(**args)`` draws (``args`` without edits) to ``group =
+    target`` through the portrait code (``stylepaint.code_morph``); returns {"delta" [C] float32,
+    "source", "model_id"}, or None when the model does not compute the code (a morph then takes
+    text directions)."""
+    from stylepaint.code_morph import code_morph_delta
+    from stylepaint.tag_faces import portrait_code
+
+    yield {"done": 0, "total": 1, "message": "Morphing"}
+    G, _ = _engine(worker, args.get("model"), None, args.get("device", "cpu"), with_clip=False)
+    code = portrait_code(G)
+    if code is None:
+        return None
+    result = worker.render_fn(**args)
+    if result.get("error"):
+        raise StylepaintError(result["error"])
+    delta, source = code_morph_delta(G, result["metadata"]["ws"], group, target, code=code)
+    return {"delta": delta, "source": source, "model_id": G.model_id}
