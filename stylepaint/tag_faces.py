@@ -97,6 +97,17 @@ def faces_from_tags(
             z = code.z_for(tags, rng.standard_normal((count, G.z_dim)))
         except ValueError as exc:
             raise InputError(str(exc)) from None
+        # a drawn value of another group may override a tag through the vocabulary's constraints
+        # (a bald head has no fringe and no hat): draw those faces again
+        for _ in range(50):
+            records = code.decode(code.encode_z(z))
+            bad = [i for i, r in enumerate(records) if any(r["attributes"][g] != v for g, v in tags.items())]
+            if not bad:
+                break
+            z[bad] = code.z_for(tags, rng.standard_normal((len(bad), G.z_dim)))
+        else:
+            raise InputError("these tags cannot all hold at once under the vocabulary's rules "
+                             f"(e.g. a bald head has no fringe and no hat): {tags}")
         yield {"done": count, "total": count, "message": "done", "method": "portrait code",
                "z": torch.from_numpy(z).float()}
         return

@@ -56,6 +56,20 @@ def test_group_tags_are_exact_on_a_code_generator():
         list(faces_from_tags(G, {"hair_color": "plaid"}))
 
 
+def test_tags_hold_even_where_a_drawn_value_would_override_them():
+    """A fringe or a hat is asked for: no face may come out bald (the renderer drops both then)."""
+    G = _code_generator()
+    code = portrait_code(G)
+    for tags in ({"bangs": "yes"}, {"headwear": "hat", "eyewear": "glasses"}):
+        z = list(faces_from_tags(G, tags, count=200, seed=1))[-1]["z"]
+        with torch.no_grad():
+            records = code.decode(G.mapping(z)[:, 0].numpy())
+        assert all(r["attributes"][g] == v for r in records for g, v in tags.items())
+        assert all(r["attributes"]["hair_style"] != "bald" for r in records)
+    with pytest.raises(InputError, match="cannot all hold"):
+        list(faces_from_tags(G, {"hair_style": "bald", "bangs": "yes"}))
+
+
 def test_group_tags_need_a_code_generator_and_free_text_needs_clip(tiny_generator):
     with pytest.raises(InputError, match="no attribute groups"):
         list(faces_from_tags(tiny_generator, {"hair_color": "red"}))
