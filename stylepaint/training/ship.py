@@ -83,6 +83,8 @@ def ship_generator(generator_path: str | Path, name: str, report: dict, models_d
         config=G.config,
         command=state.get("commands", []),
         kimg=state.get("cur_nimg", 0) / 1000 if state else None,
+        cpu_hours=round(state["cpu_seconds"] / 3600, 2) if state.get("cpu_seconds") else None,
+        wall_hours=round(state["wall_seconds"] / 3600, 2) if state.get("wall_seconds") else None,
         training=state.get("config", {}).get("training") if state else None,
         metrics=metrics_summary(report),
         provisional=bool(missed),       # shipped with --force before every quality target was met
