@@ -31,6 +31,8 @@ def _shipped():
 
 
 def test_first_minute_on_the_default_model(qtbot, tmp_path, monkeypatch):
+    from stylepaint.paths import MODELS_DIR
+
     name = _shipped()
     monkeypatch.setenv("STYLEPAINT_HOME", str(tmp_path / "home"))       # a new user: nothing cached
     from stylepaint import imagefiles
@@ -64,7 +66,8 @@ def test_first_minute_on_the_default_model(qtbot, tmp_path, monkeypatch):
         assert len(w.favorites_dock.ids()) == 1
         w.actions.export_png_to(tmp_path / "first.png")
         meta = imagefiles.read_png_metadata(tmp_path / "first.png")
-        assert meta["model"].endswith(name) or name.startswith(meta["model"])
+        entry = read_manifest(MODELS_DIR / "manifest.json")[name]
+        assert meta["model_id"] == entry["model_id"]
         assert json.loads(meta["edits"])[0]["alpha"] == 4
         from PIL import Image
 
