@@ -16,6 +16,8 @@ group's neutral text, is shown as that group's morph.
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QObject
 
 from stylepaint.edits import EditStep
@@ -23,6 +25,7 @@ from stylepaint.gui.attribute_morph import UNKNOWN
 from stylepaint.gui.engine_jobs import code_morph_job, read_face_job
 
 END_ALPHA = 6.0       # α at the slider's right end (global directions)
+STALE_JOB_S = 5.0     # an exact-morph job not done after this long is taken as failed and started again
 
 
 def end_alpha(step: EditStep) -> float:
@@ -36,7 +39,7 @@ class MorphLayers(QObject):
         self.w, self.c, self.widget = window, controller, widget
         self.groups = groups or {}
         self._exact: dict[str, bool] = {}      # model id -> whether it morphs through the portrait code
-        self._pending: dict[str, tuple] = {}    # group -> (target, t, final, from) while its exact morph is computed
+        self._pending: dict[str, tuple] = {}    # group -> (target, t, final, from, started) while its exact morph is computed
         widget.set_groups({g: (label, list(prompts)) for g, (label, prompts, _) in self.groups.items()})
         widget.morph_changed.connect(self.on_morph)
         widget.read_requested.connect(self.read)
@@ -100,9 +103,10 @@ class MorphLayers(QObject):
         finds the face's own value and the StyleSpace shift to the target; while it runs (a few
         milliseconds) the slider's newest position is kept and applied when it is done."""
         running = self._pending.get(group)
-        self._pending[group] = (target, t, final, source)
-        if running is not None and running[0] == target:
-            return
+        alive = running is not None and running[0] == target and time.monotonic() - running[4] < STALE_JOB_S
+        self._pending[group] = (target, t, final, source, running[4] if alive else time.monotonic())
+        if alive:
+            return                                       # its job is still running (a failed one is started again)
         args = self.c.render_args(before=True)
         model_id = self.c.model_meta.get("model_id")
 
@@ -111,7 +115,7 @@ class MorphLayers(QObject):
             if pending is None or pending[0] != target:
                 return                                   # cleared, or another target asked for meanwhile
             del self._pending[group]
-            _, t_now, final_now, source_now = pending
+            _, t_now, final_now, source_now, _ = pending
             if value is None:                            # no portrait code: text directions
                 self._exact[model_id] = False
                 self.on_morph(group, source_now, target, t_now, final_now)
