@@ -144,7 +144,8 @@ class Renderer:
             self._editors.pop((G.model_id, str(G.device), clip), None)
 
     # ------------------------------------------------------------------ pieces
-    def _ws(self, G: Generator, seed, ws, truncation: float) -> torch.Tensor:
+    def face_ws(self, G: Generator, seed, ws, truncation: float) -> torch.Tensor:
+        """The face's W+ ``[1, num_ws, w_dim]``: ``ws`` (W+ or W) when given, else the seed's."""
         if ws is None:
             return stylespace.seed_to_ws(G, int(seed), truncation)
         arr = np.asarray(ws, dtype=np.float32)
@@ -229,7 +230,7 @@ class Renderer:
     def _render(self, G, seed, ws, truncation, noise_mode, edits, clip, masks, blend, morph,
                 preview_size, want_heatmap, timings, pinned, precision="auto"):
         t = time.perf_counter()
-        ws_t = self._ws(G, seed, ws, truncation)
+        ws_t = self.face_ws(G, seed, ws, truncation)
         steps = [s for s in _steps(edits) if s.enabled]
         global_steps = [s for s in steps if not s.mask]
         region_steps = [s for s in steps if s.mask]
@@ -238,7 +239,7 @@ class Renderer:
         styles, moved = self._edited(G, base, global_steps, clip, pinned, shifts, ws=ws_t, checks=checks)
         if morph:
             k = float(morph["t"])
-            ws_b = self._ws(G, 0, morph["ws_b"], 1.0)
+            ws_b = self.face_ws(G, 0, morph["ws_b"], 1.0)
             styles_b = self._picture_styles(G, ws_b, morph.get("edits_b") or (), clip, morph.get("pinned_b"))
             if morph.get("space", "w+") == "w+":        # latents interpolated; each face's edit offsets too
                 base_a, base_b = base, G.styles(ws_b)
@@ -257,7 +258,7 @@ class Renderer:
             layers.append((edited, _mask_tensor(masks[step.mask], G, f"region mask '{step.mask}'")))
         from_layer = default_from_layer(G)
         if blend:
-            ws_b = self._ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation)
+            ws_b = self.face_ws(G, blend.get("seed_b", 0), blend.get("ws_b"), truncation)
             styles_b = self._picture_styles(G, ws_b, blend.get("edits_b") or (), clip, blend.get("pinned_b"))
             layers.append((styles_b, _mask_tensor(blend["mask"], G, "blend mask")))
             from_layer = blend.get("from_layer") or from_layer

@@ -130,8 +130,8 @@ def read_face_job(args: dict, worker=None):
 
 @engine_job
 def code_morph_job(args: dict, group: str, target: str, worker=None):
-    """The exact morph of the face ``render(**args)`` draws (``args`` without edits) to ``group =
-    target`` through the portrait code (``stylepaint.code_morph``); returns {"delta" [C] float32,
+    """The exact morph of the face of ``args`` (the render arguments without edits: its seed or
+    latent and truncation) to ``group = target`` through the portrait code (``stylepaint.code_morph``); returns {"delta" [C] float32,
     "source", "model_id"}, or None when the model does not compute the code (a morph then takes
     text directions)."""
     from stylepaint.code_morph import code_morph_delta
@@ -142,8 +142,6 @@ def code_morph_job(args: dict, group: str, target: str, worker=None):
     code = portrait_code(G)
     if code is None:
         return None
-    result = worker.render_fn(**args)
-    if result.get("error"):
-        raise StylepaintError(result["error"])
-    delta, source = code_morph_delta(G, result["metadata"]["ws"], group, target, code=code)
+    ws = worker.renderer.face_ws(G, args.get("seed", 0), args.get("ws"), float(args.get("truncation", 1.0)))
+    delta, source = code_morph_delta(G, ws, group, target, code=code)
     return {"delta": delta, "source": source, "model_id": G.model_id}

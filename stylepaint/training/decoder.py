@@ -143,7 +143,7 @@ def _mix_tag(mix: dict) -> str:
     change the mix: the current bank is then drawn again with the new kinds of codes)."""
     if mix == DEFAULTS["mix"]:
         return ""
-    return "-mix" + "-".join(f"{mix[k]:g}" for k in ("sample", "truncated", "between", "midpoint"))
+    return "-mix" + "-".join(f"{mix[k]:g}" for k in DEFAULTS["mix"])
 
 
 def make_bank(G: Generator, code, index: int, t: dict, resolution: int, cache: Path | None,
