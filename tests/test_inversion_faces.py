@@ -35,11 +35,12 @@ def test_astronaut_face_is_found_and_aligned():
     assert 150 < (x0 + x1) / 2 < 300 and 60 < (y0 + y1) / 2 < 180
     assert 30 < face.eye_distance < 70
     assert abs(face.roll_deg) < 10
-    # the eyes land where FFHQ wants them in the crop
+    # the eyes land where FFHQ wants them in the crop (FFHQ's recipe from the 68 landmarks also
+    # weighs the mouth, so not exactly: tests/test_landmarks_identity.py checks the recipe itself)
     al = found.aligned.alignment
     eyes = al.to_crop([face.left_eye, face.right_eye])
     want = np.array([FFHQ.left_eye, FFHQ.right_eye]) * 256
-    assert np.allclose(eyes, want, atol=1e-6)
+    assert np.allclose(eyes, want, atol=0.02 * 256)
     crop = found.aligned.crop
     assert crop.shape == (256, 256, 3) and crop.dtype == np.uint8
     # a skin-coloured face in the middle of the crop, not the orange suit or the flag

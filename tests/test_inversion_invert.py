@@ -3,6 +3,8 @@ progress carries previews, closing the job cancels it; the photo pipeline and CL
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -159,12 +161,23 @@ def test_cli_invert_writes_a_latent_and_reports_no_face(tmp_path, capsys):
     model = str(CHECKPOINTS / "sg2ada-32px-fp16-clamp.pkl")
     out = tmp_path / "lat.npz"
     code = main(["invert", str(PHOTOS / "astronaut.png"), "--model", model, "-o", str(out), "--steps", "2", "2",
-                 "--quiet", "--loss", "pixel", "--pasted", str(tmp_path / "pasted.png")])
+                 "--quiet", "--loss", "pixel", "--pasted", str(tmp_path / "pasted.png"), "--restarts", "2"])
     assert code == 0
     with np.load(out) as data:
         assert data["ws"].shape[1] == 64 and data["crop"].shape == (32, 32, 3)
+        import json
+
+        meta = json.loads(str(data["meta"]))
     assert (tmp_path / "pasted.png").exists()
-    assert "PSNR" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    # two runs, each with its identity distance to the photo; the closest is kept and reported
+    runs = re.findall(r"run (\d)/2: PSNR [\d.]+ dB, identity distance ([\d.]+)", printed)
+    assert [r[0] for r in runs] == ["1", "2"]
+    kept = float(re.search(r"wrote .*\n(?:.*\n)*?identity distance ([\d.]+)", printed).group(1))
+    assert kept == min(float(r[1]) for r in runs)
+    assert "68 landmarks" in printed and len(meta["face"]["landmarks"]) == 68
+    code = main(["invert", str(PHOTOS / "astronaut.png"), "--model", model, "-o", str(out), "--restarts", "0"])
+    assert code == 2 and "--restarts must be at least 1" in capsys.readouterr().err
     code = main(["invert", str(PHOTOS / "coffee.png"), "--model", model, "-o", str(tmp_path / "x.npz"), "--quiet"])
     assert code == 2
     assert "coffee.png: no face found" in capsys.readouterr().err

@@ -243,6 +243,14 @@ def run(args) -> int:
                          face_index=args.face, inversion=inversion)
         save_image(out.image, args.output)
         print(f"wrote {args.output} ({out.image.shape[1]}x{out.image.shape[0]}, the photo with its face edited)")
+        from stylepaint.inversion.identity import describe
+        from stylepaint.inversion.pipeline import identity_check
+
+        inv = out.inversion
+        for label, reference in (("inversion vs edit", inv.inversion.image), ("photo vs edit", None)):
+            check = identity_check(inv, out.crop, reference=reference)
+            if check is not None:
+                print(f"{label}: {describe(check)}")
         return 0
 
     if not args.grid:

@@ -16,6 +16,9 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, nargs=2, default=None, metavar=("W", "WPLUS"),
                    help="optimisation steps in W, then W+ (default 100 100)")
     p.add_argument("--loss", choices=["auto", "pixel", "oracle", "lpips"], default="auto", help="reconstruction loss")
+    p.add_argument("--restarts", type=int, default=1, metavar="N",
+                   help="run N inversions (different starting noise) and keep the one closest in identity "
+                        "to the photo by dlib's face recognition (default 1)")
     p.add_argument("--pti", type=int, default=0, metavar="STEPS", help="pivotal tuning steps (default 0: off)")
     p.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     p.add_argument("--crop", default=None, help="also write the aligned face crop (PNG)")
@@ -26,14 +29,52 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from stylepaint.inversion.imageio import save_image
-    from stylepaint.inversion.invert import run as drain
+    from stylepaint.engine.checkpoints import load_generator
+    from stylepaint.errors import InputError
+    from stylepaint.inversion import identity
+    from stylepaint.inversion.imageio import load_photo, save_image
     from stylepaint.inversion.pasteback import paste_back
+    from stylepaint.inversion.pipeline import identity_check
+
+    if args.restarts < 1:
+        raise InputError("--restarts must be at least 1")
+    photo = load_photo(args.photo)  # a bad photo fails before a model is loaded
+    G = load_generator(args.model, args.device)
+    best = None
+    for seed in range(args.restarts):
+        inv = _invert_once(args, photo, G, seed)
+        check = identity_check(inv)
+        if args.restarts > 1:
+            print(f"run {seed + 1}/{args.restarts}: PSNR {inv.inversion.psnr:.1f} dB, "
+                  f"{identity.describe(check) if check else 'identity not measured (dlib face models missing)'}")
+        # closest identity first; without dlib's models (or no face in either), the best PSNR
+        key = (check["distance"] if check and check["distance"] is not None else float("inf"), -inv.inversion.psnr)
+        if best is None or key < best[0]:
+            best = (key, inv, check)
+    _, inv, check = best
+    inv.save(args.output)
+    if args.crop:
+        save_image(inv.crop, args.crop)
+    if args.reconstruction:
+        save_image(inv.inversion.image, args.reconstruction)
+    if args.pasted:
+        save_image(paste_back(inv.photo.pixels, inv.inversion.image, inv.alignment), args.pasted)
+    face = inv.found.aligned.face
+    print(f"wrote {args.output}: face {inv.found.index} of {len(inv.found.faces)} ({face.detector}"
+          f"{', 68 landmarks' if face.landmarks is not None else ''}), "
+          f"PSNR {inv.inversion.psnr:.1f} dB, {inv.inversion.seconds:.1f} s")
+    if check is not None:
+        print(identity.describe(check))
+    return 0
+
+
+def _invert_once(args, photo, G, seed: int):
+    from stylepaint.inversion.invert import run as drain
     from stylepaint.inversion.pipeline import DEFAULT_STEPS, invert_photo
 
-    job = invert_photo(args.photo, model=args.model, device=args.device, face_index=args.face, align=args.align,
+    job = invert_photo(photo, G, model=args.model, device=args.device, face_index=args.face, align=args.align,
                        loss=args.loss, iterations=tuple(args.steps or DEFAULT_STEPS), pti_steps=args.pti,
-                       preview_every=0)
+                       preview_every=0, seed=seed)
     bar = None
     if not args.quiet:
         from tqdm import tqdm
@@ -49,18 +90,7 @@ def run(args) -> int:
         bar.refresh()
 
     try:
-        inv = drain(job, progress)
+        return drain(job, progress)
     finally:
         if bar is not None:
             bar.close()
-    inv.save(args.output)
-    if args.crop:
-        save_image(inv.crop, args.crop)
-    if args.reconstruction:
-        save_image(inv.inversion.image, args.reconstruction)
-    if args.pasted:
-        save_image(paste_back(inv.photo.pixels, inv.inversion.image, inv.alignment), args.pasted)
-    face = inv.found.aligned.face
-    print(f"wrote {args.output}: face {inv.found.index} of {len(inv.found.faces)} ({face.detector}), "
-          f"PSNR {inv.inversion.psnr:.1f} dB, {inv.inversion.seconds:.1f} s")
-    return 0

@@ -407,7 +407,12 @@ class Actions:
             alignment = value.get("alignment") if isinstance(value, dict) else None
             photo = None if alignment is None else {"path": path, "name": Path(path).name, "alignment": alignment}
             self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32), photo=photo))
-            self.w.show_message(f"Opened the face from {Path(path).name}.", "info")
+            check = value.get("identity") if isinstance(value, dict) else None
+            said = ""
+            if check and check.get("distance") is not None:
+                said = (f" Identity distance to the photo {check['distance']:.2f} "
+                        f"({'the same person' if check['same_person'] else 'a different person'} by dlib's 0.6).")
+            self.w.show_message(f"Opened the face from {Path(path).name}.{said}", "info")
 
 
 def _recipe_masks(path) -> dict:

@@ -287,7 +287,7 @@ def invert_photo_job(path: str, model: str | None, device: str = "auto", worker:
     """Open a photo: find, align and invert its face; returns {"ws", "crop", "model_id", "alignment"}.
     Progress dicts may carry a ``preview`` image of the inversion so far."""
     try:
-        from stylepaint.inversion.pipeline import invert_photo
+        from stylepaint.inversion.pipeline import identity_check, invert_photo
     except ImportError:
         raise StylepaintError("opening photos is not available in this version") from None
     renderer = worker.renderer if worker is not None else None
@@ -303,8 +303,9 @@ def invert_photo_job(path: str, model: str | None, device: str = "auto", worker:
         job.close()
     if result is None:
         raise StylepaintError(f"{path}: the inversion stopped without a result")
+    yield {"done": 1, "total": 1, "message": "measuring identity (photo vs inversion)"}
     return {"ws": np.asarray(result.ws, np.float32), "crop": result.found.aligned.crop, "model_id": result.model_id,
-            "alignment": result.alignment.to_dict()}
+            "alignment": result.alignment.to_dict(), "identity": identity_check(result)}
 
 
 NOT_BUILT = "not built yet"

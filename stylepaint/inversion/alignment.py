@@ -139,11 +139,40 @@ class Alignment:
         return cls(np.asarray(d["matrix"], np.float64), int(d["size"]), str(d["spec"]), tuple(int(v) for v in d["photo_size"]))
 
 
+def ffhq_square(points68) -> tuple[np.ndarray, np.ndarray]:
+    """FFHQ's crop square from 68 landmarks: (centre, half-side vector along the crop's x axis).
+
+    The recipe of the FFHQ dataset: the crop's x axis is the eye line bent by the eye-to-mouth
+    vector turned a quarter; its half side is the larger of twice the eye distance and 1.8 times
+    the eye-to-mouth distance; the centre sits a tenth of the eye-to-mouth vector below the
+    eyes' midpoint. So a face turned or with a long chin is framed as FFHQ framed it.
+    """
+    from stylepaint.inversion import landmarks
+
+    left, right, mouth_l, mouth_r = (np.asarray(p, np.float64) for p in landmarks.eyes_and_mouth(points68))
+    eye_avg, eye_to_eye = (left + right) / 2, right - left
+    eye_to_mouth = (mouth_l + mouth_r) / 2 - eye_avg
+    x = eye_to_eye - np.array([-eye_to_mouth[1], eye_to_mouth[0]])
+    x /= np.hypot(*x)
+    x *= max(np.hypot(*eye_to_eye) * 2.0, np.hypot(*eye_to_mouth) * 1.8)
+    return eye_avg + 0.1 * eye_to_mouth, x
+
+
 def compute_alignment(face: Face, spec: AlignSpec, size: int, photo_size: tuple[int, int]) -> Alignment:
-    """The similarity that puts ``face``'s eyes where ``spec`` wants them in a ``size`` crop."""
+    """The similarity that frames ``face`` in a ``size`` crop as ``spec``'s training data was framed.
+
+    FFHQ-style specs with a face that has 68 landmarks use FFHQ's own recipe (``ffhq_square``);
+    otherwise the eyes are put exactly where ``spec`` wants them.
+    """
+    photo_size = (int(photo_size[0]), int(photo_size[1]))
+    if spec.domain == "photo" and face.landmarks is not None:
+        centre, x = ffhq_square(face.landmarks)
+        src = np.array([centre - x, centre + x])
+        dst = np.array([[0.0, size / 2.0], [float(size), size / 2.0]])
+        return Alignment(similarity(src, dst), int(size), spec.name, photo_size)
     src = np.array([face.left_eye, face.right_eye], np.float64)
     dst = np.array([spec.left_eye, spec.right_eye], np.float64) * float(size)
-    return Alignment(similarity(src, dst), int(size), spec.name, (int(photo_size[0]), int(photo_size[1])))
+    return Alignment(similarity(src, dst), int(size), spec.name, photo_size)
 
 
 def warp_to_crop(pixels: np.ndarray, alignment: Alignment) -> np.ndarray:

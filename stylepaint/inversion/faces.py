@@ -9,9 +9,11 @@ passed in. Detectors, tried in order until one finds a face:
   wheels ship none). Five landmarks, any roll.
 * ``haar``: OpenCV's Haar cascades, when the installed OpenCV still has ``CascadeClassifier`` and
   its ``cv2.data.haarcascades`` files (OpenCV 4.x wheels).
-* ``dlib``: dlib's HOG frontal face detector (built into the library, no model file), with the
-  eyes located inside the box as the darkest round blobs; tried at 0 and ±30° so tilted heads
-  are found too.
+* ``dlib``: dlib's HOG frontal face detector (built into the library, no model file), tried at
+  0, ±20 and ±40° so tilted heads are found too. Eyes and mouth come from dlib's 68-point
+  landmarks (``stylepaint.inversion.landmarks``, the points FFHQ was aligned with) when the
+  ``face-recognition-models`` package is installed; otherwise the eyes are the darkest round
+  blobs near where the box puts them.
 * ``portrait``: the project's procedural portrait domain (``stylepaint.portraits``), whose
   eyes are drawn as dark irises on light sclera; used when the photo detectors find nothing.
 
@@ -29,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from stylepaint.errors import InputError
+from stylepaint.inversion import landmarks
 
 #: Eyes closer than this (in photo pixels) make a face too small to invert usefully.
 MIN_EYE_DISTANCE = 12.0
@@ -69,6 +72,9 @@ class Face:
             return None if p is None else (p[0] * factor, p[1] * factor)
 
         x0, y0, x1, y1 = self.box
+        extra = dict(self.extra)
+        if extra.get("landmarks") is not None:
+            extra["landmarks"] = np.asarray(extra["landmarks"], np.float64) * factor
         return Face(
             (x0 * factor, y0 * factor, x1 * factor, y1 * factor),
             self.score,
@@ -76,8 +82,14 @@ class Face:
             s(self.right_eye),
             s(self.mouth),
             self.detector,
-            dict(self.extra),
+            extra,
         )
+
+    @property
+    def landmarks(self) -> np.ndarray | None:
+        """dlib's 68 landmarks [68, 2] when the detector found them, else None."""
+        points = self.extra.get("landmarks")
+        return None if points is None else np.asarray(points, np.float64)
 
     def to_dict(self) -> dict:
         return {
@@ -87,6 +99,7 @@ class Face:
             "right_eye": list(map(float, self.right_eye)),
             "mouth": None if self.mouth is None else list(map(float, self.mouth)),
             "detector": self.detector,
+            **({} if self.landmarks is None else {"landmarks": self.landmarks.tolist()}),
         }
 
 
@@ -230,12 +243,13 @@ class DlibDetector(Detector):
 
     name = "dlib"
 
-    def __init__(self, threshold: float = 0.3, angles=(0.0, 20.0, -20.0, 40.0, -40.0)):
+    def __init__(self, threshold: float = 0.3, angles=(0.0, 20.0, -20.0, 40.0, -40.0), use_landmarks: bool = True):
         import dlib
 
         self._detector = dlib.get_frontal_face_detector()
         self.threshold = threshold
         self.angles = tuple(angles)
+        self.use_landmarks = use_landmarks and landmarks.available()
 
     def _run(self, rgb: np.ndarray) -> list[Face]:
         grey = _grey(rgb)
@@ -244,11 +258,20 @@ class DlibDetector(Detector):
         faces = []
         for r, score, kind in zip(rects, scores, kinds):
             box = (float(r.left()), float(r.top()), float(r.right() + 1), float(r.bottom() + 1))
-            left, right, refined = _eyes_in_box(grey, box)
-            bw, bh = box[2] - box[0], box[3] - box[1]
-            mouth = (box[0] + _DLIB_MOUTH[0] * bw, box[1] + _DLIB_MOUTH[1] * bh)
+            points = None
+            if self.use_landmarks:
+                points = landmarks.landmarks68(rgb, box)
+            if points is not None:
+                left, right, mouth_l, mouth_r = landmarks.eyes_and_mouth(points)
+                mouth = ((mouth_l[0] + mouth_r[0]) / 2, (mouth_l[1] + mouth_r[1]) / 2)
+                refined = "landmarks68"
+            else:
+                left, right, refined = _eyes_in_box(grey, box)
+                bw, bh = box[2] - box[0], box[3] - box[1]
+                mouth = (box[0] + _DLIB_MOUTH[0] * bw, box[1] + _DLIB_MOUTH[1] * bh)
             face = _face_from_points(left, right, mouth, score, self.name, box)
             face.extra["eyes_refined"] = refined
+            face.extra["landmarks"] = points
             # dlib's sub-detectors 0-2 look for upright faces, 3-4 for faces turned ~20-30 degrees
             face.extra["upright"] = int(kind) <= 2
             faces.append(face)
@@ -274,6 +297,8 @@ class DlibDetector(Detector):
                 xs, ys = [c[0] for c in corners], [c[1] for c in corners]
                 face = _face_from_points(left, right, mouth, f.score, self.name, (min(xs), min(ys), max(xs), max(ys)))
                 face.extra = dict(f.extra, searched_angle=angle)
+                if f.landmarks is not None:
+                    face.extra["landmarks"] = f.landmarks @ back[:, :2].T + back[:, 2]
                 found.append(face)
         return _same_face_suppress(found)
 

@@ -219,6 +219,24 @@ def invert_photo(
         job.close()
 
 
+def identity_check(inv: PhotoInversion, image: np.ndarray | None = None, reference: np.ndarray | None = None) -> dict | None:
+    """dlib's identity distance between ``reference`` (default: the photo's aligned face) and
+    ``image`` (default: the inversion's reconstruction), both aligned crops of this face; None
+    when dlib's face models are not installed. See ``stylepaint.inversion.identity``."""
+    from stylepaint.inversion import identity
+    from stylepaint.inversion.alignment import spec_by_name
+
+    if not identity.available():
+        return None
+    reference = inv.crop if reference is None else reference
+    image = inv.inversion.image if image is None else image
+    spec = spec_by_name(inv.alignment.spec) if inv.alignment.spec in ("ffhq", "portrait") else None
+    box = None
+    if spec is not None:
+        box = identity.crop_box(reference.shape[1], spec.left_eye, spec.right_eye)
+    return identity.compare(reference, image, box)
+
+
 @dataclass
 class EditedPhoto:
     """An edited photo: the full-size result, the edited crop, and the inversion it came from."""
