@@ -61,14 +61,17 @@ def labels_of(G, oracle, styles: dict, batch: int) -> list[dict]:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--samples", type=int, default=200)
-    p.add_argument("--alphas", default="1,2,3,4,6,8,10")
-    p.add_argument("--betas", default="0.05,0.1,0.15")
+    p.add_argument("--alphas", default="0.5,1,1.5,2,3,4,6,8,10")
+    p.add_argument("--betas", default="0.05,0.1,0.15,0.2,0.3")
+    p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     p.add_argument("--truncation", type=float, default=0.7)
     p.add_argument("--clip", default=None, help="CLIP spec (default: the model's pairing, portrait-clip)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch", type=int, default=100)
     p.add_argument("--limit", type=int, default=None, help="only the first N prompts")
     args = p.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     import stylepaint
     from stylepaint.directions import open_editor

@@ -1,7 +1,7 @@
 """How well does inversion reconstruct held-out faces, and how fast? Plus face-alignment accuracy.
 
 Inversion part: for ``--count`` held-out targets, run the photo inversion (W then W+, the
-pipeline's defaults unless ``--steps``) and print:
+pipeline's schedule for the model's resolution unless ``--steps``/``--plateau``) and print:
 
   psnr     median PSNR (dB) of the reconstruction against the target, at the model's resolution;
   oracle   share of (group, image) pairs where the attribute oracle reads the reconstruction as
@@ -59,7 +59,7 @@ def bench_inversion(args) -> None:
     from stylepaint.engine.checkpoints import load_generator
     from stylepaint.inversion.invert import invert, run
     from stylepaint.inversion.losses import make_loss
-    from stylepaint.inversion.pipeline import DEFAULT_STEPS
+    from stylepaint.inversion.pipeline import default_schedule
 
     G = load_generator(args.model, args.device)
     kind = args.targets or ("renders" if args.model is None else "samples")
@@ -72,7 +72,9 @@ def bench_inversion(args) -> None:
         oracle = load_oracle(device=str(G.device))
     except Exception as exc:  # not installed: the oracle figure is skipped
         print(f"(oracle not available: {exc})")
-    steps = tuple(args.steps or DEFAULT_STEPS)
+    schedule, plateau = default_schedule(G.img_resolution)
+    steps = tuple(args.steps or schedule)
+    args.plateau = plateau if args.plateau is None else args.plateau
     print(f"model {G.source_path} ({G.img_resolution} px, id {G.model_id}), targets: {kind}, loss: "
           f"{getattr(loss, 'name', 'pixel')}, steps W/W+ {steps[0]}/{steps[1]} (plateau {args.plateau}), {args.count} targets, "
           f"torch threads {torch.get_num_threads()}")
@@ -151,7 +153,8 @@ def main() -> None:
     p.add_argument("--count", type=int, default=200)
     p.add_argument("--steps", type=int, nargs=2, default=None, metavar=("W", "WPLUS"))
     p.add_argument("--loss", default="auto", choices=["auto", "pixel", "oracle", "lpips"])
-    p.add_argument("--plateau", type=float, default=0.002, help="end a stage when it levels off (0: every step)")
+    p.add_argument("--plateau", type=float, default=None,
+                   help="end a stage when it levels off (0: every step; default: the pipeline's for the model)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--align-count", type=int, default=100)

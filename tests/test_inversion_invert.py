@@ -184,3 +184,17 @@ def test_cli_invert_writes_a_latent_and_reports_no_face(tmp_path, capsys):
     # the saved latent renders through the render command
     code = main(["render", model, "--latent", str(out), "-o", str(tmp_path / "again.png")])
     assert code == 0
+
+
+def test_small_models_get_the_longer_wplus_schedule(tiny_model_file):
+    from stylepaint.inversion.pipeline import DEFAULT_STEPS, default_schedule, invert_photo
+
+    assert default_schedule(256) == (DEFAULT_STEPS, 0.002)
+    (steps_w, steps_wplus), plateau = default_schedule(32)
+    assert steps_wplus > DEFAULT_STEPS[1] and plateau == 0.0
+    job = invert_photo(PHOTOS / "astronaut.png", model=tiny_model_file, preview_every=0)
+    try:
+        first = next(m for m in job if m.get("stage") == "init")
+    finally:
+        job.close()
+    assert first["total"] == steps_w + steps_wplus + 1

@@ -14,7 +14,8 @@ def register(sub) -> None:
     p.add_argument("--align", choices=["ffhq", "portrait"], default=None,
                    help="alignment of the model's training data (default: portrait for the embedded model, else ffhq)")
     p.add_argument("--steps", type=int, nargs=2, default=None, metavar=("W", "WPLUS"),
-                   help="optimisation steps in W, then W+ (default 100 100)")
+                   help="optimisation steps in W, then W+ (default: 100 300 for models of 128 px and less, "
+                        "every step run; 100 100 above, each stage ending when it levels off)")
     p.add_argument("--loss", choices=["auto", "pixel", "oracle", "lpips"], default="auto", help="reconstruction loss")
     p.add_argument("--restarts", type=int, default=1, metavar="N",
                    help="run N inversions (different starting noise) and keep the one closest in identity "
@@ -70,10 +71,10 @@ def run(args) -> int:
 
 def _invert_once(args, photo, G, seed: int):
     from stylepaint.inversion.invert import run as drain
-    from stylepaint.inversion.pipeline import DEFAULT_STEPS, invert_photo
+    from stylepaint.inversion.pipeline import invert_photo
 
     job = invert_photo(photo, G, model=args.model, device=args.device, face_index=args.face, align=args.align,
-                       loss=args.loss, iterations=tuple(args.steps or DEFAULT_STEPS), pti_steps=args.pti,
+                       loss=args.loss, iterations=args.steps, pti_steps=args.pti,
                        preview_every=0, seed=seed)
     bar = None
     if not args.quiet:

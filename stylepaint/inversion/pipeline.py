@@ -33,6 +33,17 @@ from stylepaint.safe_write import describe_oserror, write_bytes_atomic
 DETECTION_SIDE = 1024
 #: Steps of W and W+ optimisation by default (about 20 s for 256 px on two CPU cores).
 DEFAULT_STEPS = (100, 100)
+#: A stage ends once its loss improved by less than this fraction over 25 steps.
+DEFAULT_PLATEAU = 0.002
+
+
+def default_schedule(resolution: int) -> tuple[tuple[int, int], float]:
+    """((W steps, W+ steps), plateau) that fit about 20 s on a 2-core CPU for a model of this
+    resolution. Models of 128 px and less afford three times the W+ steps, every one run: on the
+    embedded default that is +0.7 dB of PSNR for 15 s instead of 7 (benchmarks/bench_inversion.py)."""
+    if resolution <= 128:
+        return (100, 300), 0.0
+    return DEFAULT_STEPS, DEFAULT_PLATEAU
 
 
 @dataclass
@@ -165,11 +176,11 @@ def invert_photo(
     face_index: int | None = None,
     align: str | AlignSpec | None = None,
     loss="auto",
-    iterations: tuple[int, int] = DEFAULT_STEPS,
+    iterations: tuple[int, int] | None = None,
     pti_steps: int = 0,
     preview_every: int = 10,
     init_ws: np.ndarray | None = None,
-    plateau: float = 0.002,
+    plateau: float | None = None,
     seed: int = 0,
 ) -> Iterator[dict]:
     """Progress generator: find and align the face, then invert it. Last message holds ``"result"``.
@@ -177,7 +188,8 @@ def invert_photo(
     ``generator`` is a loaded generator (else ``model``, a checkpoint path or None for the embedded
     default, is loaded). ``align`` is "ffhq", "portrait" or an ``AlignSpec`` (default: by model).
     ``iterations`` is (W steps, W+ steps), each stage ending early when its loss levels off
-    (``plateau``: less than 0.2 % better over 25 steps; 0 runs every step); ``pti_steps`` > 0
+    (``plateau``: e.g. 0.002, less than 0.2 % better over 25 steps; 0 runs every step); both
+    default to ``default_schedule`` for the model's resolution; ``pti_steps`` > 0
     adds pivotal tuning; ``loss`` is "auto", "pixel", "oracle", "lpips" or a loss object.
     Messages are ``{"done", "total", "stage", "message"}`` plus ``"preview"`` (uint8 image) every
     ``preview_every`` steps and ``"crop"`` once the face is aligned. Close the generator to cancel.
@@ -205,6 +217,9 @@ def invert_photo(
     from stylepaint.inversion.losses import make_loss
 
     loss_fn = make_loss(loss, spec.domain, G.device) if isinstance(loss, str) else loss
+    schedule, schedule_plateau = default_schedule(G.img_resolution)
+    iterations = tuple(iterations) if iterations is not None else schedule
+    plateau = schedule_plateau if plateau is None else plateau
     job = invert(G, found.aligned.crop, steps_w=iterations[0], steps_wplus=iterations[1], loss=loss_fn,
                  pti_steps=pti_steps, preview_every=preview_every, init_ws=init_ws, plateau=plateau, seed=seed)
     try:
