@@ -37,7 +37,7 @@ def main() -> int:
     parser.add_argument("--out", default=None, help="default: docs/screenshot.png, docs/screenshot-SCENE.png")
     parser.add_argument("--size", default="1400x900")
     parser.add_argument("--photo", default=str(REPO / "tests" / "data" / "photos" / "astronaut.png"))
-    parser.add_argument("--steps", default="60,40", help="photo scene: W and W+ inversion steps")
+    parser.add_argument("--steps", default=None, help="photo scene: W and W+ inversion steps (default: the pipeline's)")
     args = parser.parse_args()
     args.out = args.out or str(REPO / "docs" / ("screenshot.png" if args.scene == "stack" else f"screenshot-{args.scene}.png"))
     os.environ["STYLEPAINT_HOME"] = tempfile.mkdtemp(prefix="stylepaint-shot-")
@@ -130,8 +130,9 @@ def scene_photo(w, app, settle, args):
 
     from stylepaint.inversion import pipeline
 
-    steps = tuple(int(n) for n in args.steps.split(","))
-    pipeline.invert_photo = functools.partial(pipeline.invert_photo, iterations=steps)
+    if args.steps:
+        steps = tuple(int(n) for n in args.steps.split(","))
+        pipeline.invert_photo = functools.partial(pipeline.invert_photo, iterations=steps)
     w.actions.open_photo_from(args.photo)
     while w.controller.state.photo is None and w.jobs.bar.job_id is not None:
         settle(0.5)
@@ -239,12 +240,13 @@ def scene_morph(w, app, settle, args):
     c.on_seed(3)
     w.show_panel("morph")
     rows = w.morph_panel.attributes.rows
-    for group, source, target, t in (("hair_color", "brown", "red", 70), ("expression", "neutral", "smiling", 45)):
-        for combo, value in ((rows[group][0], source), (rows[group][1], target)):
-            combo.setCurrentIndex(combo.findData(value))
-            combo.activated.emit(combo.currentIndex())
-        rows[group][2].setValue(t)
-        settle(0.5)
+    # from the face's own values ("this face") to red hair and a surprised look, end to end
+    for group, target in (("hair_color", "red"), ("expression", "surprised")):
+        combo = rows[group][1]
+        combo.setCurrentIndex(combo.findData(target))
+        combo.activated.emit(combo.currentIndex())
+        rows[group][2].setValue(rows[group][2].maximum())
+        settle(1.0)
     w.action_split.trigger()
     w.canvas.split = 0.5
     w.message_bar.clear()
