@@ -204,6 +204,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-steps", type=int, default=1500, help="--fixture: training steps")
     p.add_argument("--list", action="store_true", help="print the held-out phrasings measured")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--json", default=None, metavar="FILE",
+                   help="also write the figures here (stylepaint mapper ship-universal --metrics reads it)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -235,7 +237,10 @@ def main(argv=None) -> int:
     print(f"model {getattr(G, 'source_path', G.model_id)} ({G.img_resolution} px), CLIP {clip.spec}, "
           f"{len(model.targets)} targets; trained {model.info.get('steps')} steps in {model.info.get('seconds')} s")
 
+    report = {"faces": args.faces, "instructions": len(instr), "descriptions": len(descr), "unknown": len(unknown),
+              "edits": {}}
     r = reader_figures(model, clip, instr + descr + unknown)
+    report["reader"] = {k: v[0] for k, v in r.items()}
     for key, (acc, n) in r.items():
         print(f"reader  {key:12} {acc:7.2%} of {n} held-out phrasings")
     directions = None
@@ -246,17 +251,23 @@ def main(argv=None) -> int:
     for name, items in (("instructions", instr), ("descriptions", descr)):
         t = time.perf_counter()
         figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions)
+        report["edits"][name] = figs
         for method, f in figs.items():
             parts = "  ".join(f"{k} {v:7.2%}" for k, v in f.items())
             print(f"edits   {name:12} {method:10} {parts}   ({len(items)} phrasings x {args.faces} faces, "
                   f"{time.perf_counter() - t:.0f} s)")
     if code is not None:
         pf = pair_figures(G, clip, model, oracle, code, args.faces)
+        report["pairs"] = pf
         print("pairs   " + "  ".join(f"{k} {v:7.2%}" for k, v in pf.items()) + f"   ({args.faces} held-out pairs)")
     times = speed(G, clip, model)
     print(f"speed   edit {times['edit']:.1f} ms on top of a render of {times['render']:.1f} ms (batch 1, CPU, "
           f"{torch.get_num_threads()} thread); goal: edited render <= render + 10 ms -> "
           f"{'MET' if times['edit'] <= 10 else 'NOT MET'}")
+    report["speed_ms"] = times
+    if args.json:
+        Path(args.json).write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        print(f"wrote {args.json}")
     return 0
 
 

@@ -137,3 +137,36 @@ def test_saved_file_reloads_and_refuses_another_model(tiny_generator, code_gener
         load_universal(tmp_path / "junk.safetensors", tiny_generator, clip)
     save_universal(model, tmp_path / "copy.safetensors")
     assert load_universal(tmp_path / "copy.safetensors", tiny_generator, clip).info == model.info
+
+
+def test_shipping_installs_beside_the_default_with_its_manifest_entry(tiny_generator, clip, tmp_path, monkeypatch):
+    import json
+
+    from stylepaint import paths
+    from stylepaint.styleclip.universal_mapper import FILE_NAME, find_universal, ship_universal
+
+    last(train_universal(tiny_generator, clip, tmp_path / "run", FAST))
+    run_file = tmp_path / "run" / FILE_NAME
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setattr(paths, "MODELS_DIR", models)
+    # a model outside the models folder carries no shipped mapper
+    with pytest.raises(InputError, match="only the embedded default"):
+        ship_universal(run_file, tiny_generator, clip)
+    assert not (models / FILE_NAME).exists()
+    G = replace_source(tiny_generator, models / "default.safetensors")
+    entry = ship_universal(run_file, G, clip, {"pairs": {"oracle": 0.9}})
+    assert (models / FILE_NAME).read_bytes() == run_file.read_bytes()
+    listed = json.loads((models / "manifest.json").read_text())[FILE_NAME]
+    assert listed == entry and entry["role"] == "universal-mapper" and entry["steps"] == FAST.steps
+    assert entry["bytes"] == run_file.stat().st_size and entry["train_seconds"] > 0
+    assert entry["metrics"] == {"pairs": {"oracle": 0.9}}
+    assert find_universal(G, clip) == models / FILE_NAME   # no user-trained one: the shipped one is found
+
+
+def replace_source(G, path):
+    import copy
+
+    G2 = copy.copy(G)
+    G2.source_path = str(path)
+    return G2

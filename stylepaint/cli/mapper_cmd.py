@@ -7,6 +7,8 @@ use it instantly. Ctrl+C stops the training and saves nothing.
 `stylepaint mapper train-universal MODEL --out RUN [--minutes 110] [--resume]`: the universal
 mapper (one model for any text, and instructions), trained in resumable chunks in RUN; when it
 stops, the model is copied where ``stylepaint edit --instruction`` and the editor find it.
+`stylepaint mapper ship-universal RUN [--metrics FIGURES.json]` installs it beside the embedded
+default in resources/models/ with its manifest entry.
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def register(sub) -> None:
     u.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     u.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
     u.set_defaults(func=run_train_universal)
+    s = msub.add_parser("ship-universal", help="install a trained universal mapper as the embedded default's")
+    s.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
+    s.add_argument("--metrics", default=None, metavar="FILE",
+                   help="figures to record in the manifest (benchmarks/bench_universal_mapper.py --json)")
+    s.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
+    s.set_defaults(func=run_ship_universal)
 
 
 def run_train(args) -> int:
@@ -119,4 +127,27 @@ def run_train_universal(args) -> int:
     losses = info["losses"]
     print(f"{info['message']}: {info['done']}/{info['total']} steps, {info['elapsed_s']:.0f} s in all; loss "
           f"{losses[0]:.4f} -> {losses[-1]:.4f}; wrote {info['path']} and {target}")
+    return 0
+
+
+def run_ship_universal(args) -> int:
+    from pathlib import Path
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.errors import InputError
+    from stylepaint.safe_read import read_json
+    from stylepaint.styleclip.universal_mapper import FILE_NAME, ship_universal
+
+    run_file = Path(args.run) / FILE_NAME
+    if not run_file.is_file():
+        raise InputError(f"{args.run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {args.run}")
+    G = Renderer().generator(None, "cpu")
+    clip = load_clip(args.clip or default_clip_for(G), device=G.device)
+    metrics = read_json(args.metrics, "json") if args.metrics else None
+    entry = ship_universal(run_file, G, clip, metrics,
+                           command=f"stylepaint mapper train-universal --out {args.run} (--resume in chunks)")
+    print(f"shipped {FILE_NAME}: {entry['bytes'] / 1e6:.1f} MB, {entry['steps']} steps in "
+          f"{entry['train_seconds']:.0f} s of training, sha256 {entry['sha256'][:12]}")
     return 0

@@ -179,6 +179,29 @@ def find_universal(G, clip) -> Path | None:
     return None
 
 
+def ship_universal(run_file, G, clip, metrics: dict | None = None, command: str | None = None) -> dict:
+    """Install a trained universal mapper (``run_file``, made for ``G`` and ``clip``) as the shipped
+    one beside the embedded default in ``resources/models/`` and list it in the manifest with its
+    training time, size and ``metrics``; returns the manifest entry."""
+    import time
+
+    from stylepaint.portraits.manifest import update_entry
+
+    model = load_universal(run_file, G, clip)  # one clear error for a file of another model or CLIP
+    source = Path(getattr(G, "source_path", "") or "")
+    if source.parent.resolve() != Path(paths.MODELS_DIR).resolve():
+        raise InputError(f"only the embedded default model carries a shipped universal mapper; "
+                         f"{source or 'this model'} is not in {paths.MODELS_DIR}")
+    target = Path(paths.MODELS_DIR) / FILE_NAME
+    write_bytes_atomic(target, read_bytes(run_file, "directions"))
+    info = model.info
+    return update_entry(target, role="universal-mapper", generator=source.name, clip=clip.spec,
+                        train_seconds=info.get("seconds"), steps=info.get("steps"), params=info.get("params"),
+                        first_loss=info.get("first_loss"), last_loss=info.get("last_loss"),
+                        metrics=metrics or {}, shipped=time.strftime("%Y-%m-%d"), device="cpu",
+                        command=command or "stylepaint mapper train-universal --out RUN")
+
+
 def require_universal(G, clip) -> UniversalMapper:
     path = find_universal(G, clip)
     if path is None:
