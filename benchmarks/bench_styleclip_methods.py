@@ -65,8 +65,18 @@ def main(argv=None) -> int:
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--json", default=None, help="also write the rows to this file")
+    p.add_argument("--skip", type=int, default=0, help="leave out the first K prompts (run shards side by side)")
+    p.add_argument("--merge", nargs="+", default=None, metavar="JSON",
+                   help="print the summary of shards written with --json, run nothing")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.merge:
+        parts = [json.loads(Path(f).read_text()) for f in args.merge]
+        rows = [r for part in parts for r in part["rows"]]
+        prep = {k: v for part in parts for k, v in part["prep"].items()}
+        summary(rows, prep, statistics.median(part["render_s"] for part in parts),
+                [m for m in METHODS if any(r["method"] == m for r in rows)], parts[0].get("samples", "?"))
+        return 0
 
     from bench_edit_success import prompts
     from stylepaint.clip import load_clip
@@ -109,20 +119,21 @@ def main(argv=None) -> int:
         return G.synthesis_from_styles(stylespace.unflatten(flat, G.style_layers))
 
     rows = []
-    chosen = list(prompts())[:args.prompts]
+    chosen = spread(list(prompts()))[args.skip:args.skip + args.prompts]
     print(f"{'prompt':44} {'method':10} {'success':>7} {'kept':>6} {'s/edit':>8} {'prep s':>8}")
     for group, value, target, neutral in chosen:
         for method in methods:
-            times, after, prep_s = [], [], 0.0
+            times, cpu, after, prep_s, prep_cpu = [], [], [], 0.0, 0.0
             if method == "mapper":
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 job = train_mapper(G, clip, target, neutral, params=MapperParams(
                     steps=args.mapper_steps, minutes=args.mapper_minutes))
-                mapper = list(job)[-1]["mapper"]
-                prep_s = time.perf_counter() - t
+                last = list(job)[-1]
+                mapper = last["mapper"]
+                prep_s, prep_cpu = time.perf_counter() - t, time.process_time() - c
             for i in range(args.samples):
                 ws = ws_all[i:i + 1]
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 if method == "directions":
                     with torch.no_grad():
                         edited, _ = editor.apply(base[i], editor.direction(target, neutral), args.alpha, args.beta)
@@ -136,26 +147,69 @@ def main(argv=None) -> int:
                     with torch.no_grad():
                         img = flat_edit(i, mapper.shift(G, ws), args.mapper_alpha)
                 times.append(time.perf_counter() - t)
+                cpu.append(time.process_time() - c)
                 after.append(oracle.labels(img)[0])
             success, kept = measure(oracle, group, value, before, after)
             row = {"group": group, "value": value, "prompt": target, "method": method, "success": success,
-                   "kept": kept, "s_per_edit": statistics.median(times), "prep_s": prep_s}
+                   "kept": kept, "s_per_edit": statistics.median(times), "cpu_s_per_edit": statistics.median(cpu),
+                   "prep_s": prep_s, "prep_cpu_s": prep_cpu}
+            if method == "mapper":
+                row["mapper_steps"] = last.get("done")
             rows.append(row)
             print(f"{target[:44]:44} {method:10} {success:7.0%} {kept:6.0%} {row['s_per_edit']:8.3f} {prep_s:8.1f}",
                   flush=True)
 
-    print(f"\n{'method':10} {'success':>7} {'kept':>6} {'median s/edit':>13} {'prep s':>14}   "
-          f"(render {render_s * 1e3:.1f} ms; {len(chosen)} prompts x {args.samples} samples)")
+    summary(rows, prep, render_s, methods, args.samples)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"render_s": render_s, "prep": prep, "rows": rows,
+                                               "samples": args.samples}, indent=1))
+    return 0
+
+
+def spread(items: list) -> list:
+    """Prompts taken a group at a time in turn (hair colour, hair style, bangs, eyes, ...), so the
+    first N cover every group instead of the first group's values."""
+    by_group: dict = {}
+    for item in items:
+        by_group.setdefault(item[0], []).append(item)
+    out, queues = [], list(by_group.values())
+    while any(queues):
+        for q in queues:
+            if q:
+                out.append(q.pop(0))
+    return out
+
+
+def summary(rows, prep, render_s, methods, samples) -> None:
+    n_prompts = len({r["prompt"] for r in rows})
+    print(f"\n{'method':10} {'success':>7} {'kept':>6} {'s/edit':>7} {'cpu s/edit':>10} {'prep s':>8} {'prep cpu s':>10}"
+          f"   (render {render_s * 1e3:.1f} ms; {n_prompts} prompts x {samples} samples; medians of s/edit and prep)")
     for method in methods:
         mine = [r for r in rows if r["method"] == method]
-        prep_s = prep.get(method, statistics.median([r["prep_s"] for r in mine]) if mine else 0.0)
-        what = "build, once" if method == "directions" else ("median/prompt" if method == "mapper" else "none")
+        if not mine:
+            continue
+        if method == "directions":
+            prep_s, prep_cpu, what = prep.get(method, 0.0), float("nan"), "build, once (0: shipped)"
+        else:
+            prep_s = statistics.median(r["prep_s"] for r in mine)
+            prep_cpu = statistics.median(r.get("prep_cpu_s", float("nan")) for r in mine)
+            what = "training, per prompt" if method == "mapper" else "none"
         print(f"{method:10} {statistics.mean(r['success'] for r in mine):7.0%} "
-              f"{statistics.mean(r['kept'] for r in mine):6.0%} {statistics.median(r['s_per_edit'] for r in mine):13.3f} "
-              f"{prep_s:8.1f} ({what})")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"render_s": render_s, "prep": prep, "rows": rows}, indent=1))
-    return 0
+              f"{statistics.mean(r['kept'] for r in mine):6.0%} {statistics.median(r['s_per_edit'] for r in mine):7.3f} "
+              f"{statistics.median(r.get('cpu_s_per_edit', float('nan')) for r in mine):10.3f} "
+              f"{prep_s:8.1f} {prep_cpu:10.1f}   ({what})")
+    groups = sorted({r["group"] for r in rows})
+    print("\nbest method per group (highest mean success among methods keeping >= 90 % of the other groups;"
+          " '(none keeps)': the highest success, none keeping 90 %):")
+    for g in groups:
+        mine = [r for r in rows if r["group"] == g]
+        means = {m: (statistics.mean(r["success"] for r in mine if r["method"] == m),
+                     statistics.mean(r["kept"] for r in mine if r["method"] == m))
+                 for m in methods if any(r["method"] == m for r in mine)}
+        keeping = {m: v for m, v in means.items() if v[1] >= 0.9 and v[0] > 0}
+        best = max(keeping, key=lambda m: keeping[m]) if keeping else \
+            max(means, key=lambda m: means[m]) + " (none keeps)"
+        print(f"  {g:12} {best:24} " + "  ".join(f"{m} {s:.0%}/{k:.0%}" for m, (s, k) in means.items()))
 
 
 if __name__ == "__main__":
