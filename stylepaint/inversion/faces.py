@@ -224,6 +224,14 @@ def _eyes_in_box(grey: np.ndarray, box) -> tuple[tuple, tuple, bool]:
 # --------------------------------------------------------------------------- detectors
 
 
+@functools.lru_cache(maxsize=1)
+def hog_detector():
+    """dlib's HOG frontal face detector, built once (raises ImportError without dlib)."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
 class Detector:
     """A face detector: ``detect(rgb) -> list[Face]`` in the array's pixel coordinates."""
 
@@ -244,9 +252,7 @@ class DlibDetector(Detector):
     name = "dlib"
 
     def __init__(self, threshold: float = 0.3, angles=(0.0, 20.0, -20.0, 40.0, -40.0), use_landmarks: bool = True):
-        import dlib
-
-        self._detector = dlib.get_frontal_face_detector()
+        self._detector = hog_detector()
         self.threshold = threshold
         self.angles = tuple(angles)
         self.use_landmarks = use_landmarks and landmarks.available()

@@ -75,7 +75,8 @@ def descriptor(rgb: np.ndarray, fallback_box=None) -> Embedding | None:
     """dlib's descriptor of the largest face in ``rgb`` (uint8 RGB); ``fallback_box`` (x0, y0, x1, y1)
     is used when no face is detected; None when neither gives a face."""
     import cv2
-    import dlib
+
+    from stylepaint.inversion.faces import hog_detector
 
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"descriptor wants an RGB uint8 image, got {rgb.dtype} {rgb.shape}")
@@ -83,7 +84,7 @@ def descriptor(rgb: np.ndarray, fallback_box=None) -> Embedding | None:
     factor = max(1.0, MIN_SIDE / min(rgb.shape[:2]))
     view = rgb if factor == 1.0 else cv2.resize(rgb, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
     view = np.ascontiguousarray(view)
-    rects = dlib.get_frontal_face_detector()(view, 1)
+    rects = hog_detector()(view, 1)
     found = bool(rects)
     if found:
         r = max(rects, key=lambda r: r.area())
