@@ -99,6 +99,12 @@ def test_loss_choice():
     with torch.no_grad():
         assert float(loss(a, a)) == pytest.approx(0.0, abs=1e-6)
         assert float(loss(a, a.flip(-1))) > 0
+        # the target's features are computed once per target, and again when it changes
+        t = a.clone()
+        assert float(loss(a, t)) == pytest.approx(0.0, abs=1e-6)
+        t.mul_(-1)
+        assert float(loss(a, t)) > 0
+        assert float(loss(a, a.clone())) == pytest.approx(0.0, abs=1e-6)
 
 
 def test_oracle_feature_loss_drives_inversion(tiny_generator, own_sample, tmp_path):
@@ -112,6 +118,45 @@ def test_oracle_feature_loss_drives_inversion(tiny_generator, own_sample, tmp_pa
     assert loss.name == "oracle" and len(loss.stages) == 2
     result = run(invert(tiny_generator, own_sample[1], steps_w=8, steps_wplus=8, loss=loss, init_candidates=1))
     assert result.losses[-1] < result.losses[0]
+
+
+def test_auto_portrait_loss_is_never_the_oracle():
+    # the oracle scores the inversion benchmark; the automatic loss must not be built on it
+    loss = make_loss("auto", "portrait")
+    assert loss.name == "clip"
+    from stylepaint.clip.registry import default_clip
+
+    assert loss.clip.spec == default_clip()
+    assert make_loss("auto", "photo").name != "oracle"
+
+
+def test_clip_feature_loss_drives_inversion(tiny_generator, own_sample, tmp_path):
+    import json
+
+    from stylepaint.clip.model import load_clip
+    from stylepaint.inversion.losses import ClipFeatureLoss
+
+    cfg = {"embed_dim": 16, "vision_cfg": {"image_size": 32, "layers": [1, 1, 1, 1], "width": 8, "head_width": 16},
+           "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1}}
+    (tmp_path / "rn-clip.json").write_text(json.dumps(cfg))
+    torch.manual_seed(0)
+    clip = load_clip(f"{tmp_path / 'rn-clip.json'}:random")
+    clip.model.eval().requires_grad_(False)
+    loss = ClipFeatureLoss(clip)
+    a = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        assert float(loss(a, a)) == pytest.approx(0.0, abs=1e-5)
+        assert float(loss(a, a.flip(-1))) > float(loss(a, a))
+    result = run(invert(tiny_generator, own_sample[1], steps_w=8, steps_wplus=8, loss=loss, init_candidates=1))
+    assert result.losses[-1] < result.losses[0]
+
+
+def test_clip_feature_loss_needs_a_conv_tower(tiny_clip_spec):
+    from stylepaint.clip.model import load_clip
+    from stylepaint.inversion.losses import ClipFeatureLoss
+
+    with pytest.raises(TypeError, match="ModifiedResNet"):
+        ClipFeatureLoss(load_clip(tiny_clip_spec))
 
 
 def test_photo_pipeline_end_to_end(tiny_model_file, tiny_clip_spec, tmp_path):

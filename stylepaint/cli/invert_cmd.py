@@ -16,7 +16,7 @@ def register(sub) -> None:
     p.add_argument("--steps", type=int, nargs=2, default=None, metavar=("W", "WPLUS"),
                    help="optimisation steps in W, then W+ (default: 100 300 for models of 128 px and less, "
                         "every step run; 100 100 above, each stage ending when it levels off)")
-    p.add_argument("--loss", choices=["auto", "pixel", "oracle", "lpips"], default="auto", help="reconstruction loss")
+    p.add_argument("--loss", choices=["auto", "pixel", "clip", "oracle", "lpips"], default="auto", help="reconstruction loss")
     p.add_argument("--restarts", type=int, default=1, metavar="N",
                    help="run N inversions (different starting noise) and keep the one closest in identity "
                         "to the photo by dlib's face recognition (default 1)")

@@ -190,7 +190,7 @@ def invert_photo(
     ``iterations`` is (W steps, W+ steps), each stage ending early when its loss levels off
     (``plateau``: e.g. 0.002, less than 0.2 % better over 25 steps; 0 runs every step); both
     default to ``default_schedule`` for the model's resolution; ``pti_steps`` > 0
-    adds pivotal tuning; ``loss`` is "auto", "pixel", "oracle", "lpips" or a loss object.
+    adds pivotal tuning; ``loss`` is "auto", "pixel", "clip", "oracle", "lpips" or a loss object.
     Messages are ``{"done", "total", "stage", "message"}`` plus ``"preview"`` (uint8 image) every
     ``preview_every`` steps and ``"crop"`` once the face is aligned. Close the generator to cancel.
     """
