@@ -113,6 +113,9 @@ def main(argv=None) -> int:
         given = {k: v for k, v in (("n_images", args.direction_images), ("n_stats", args.direction_stats)) if v}
         editor = open_editor(G, clip, BuildParams(**given) if given else None, build_missing=True)
         prep["directions"] = time.perf_counter() - t
+        shipped = shipped_build_seconds(G, spec)
+        if shipped is not None and not given:
+            prep["directions_shipped_build_s"] = shipped
 
     def flat_edit(i, shift, alpha):
         flat = stylespace.flatten(base[i]) + alpha * shift.to(G.device)
@@ -166,6 +169,18 @@ def main(argv=None) -> int:
     return 0
 
 
+def shipped_build_seconds(G, clip_spec: str) -> float | None:
+    """The recorded build time of the shipped directions of ``G`` and ``clip_spec`` (manifest), if any."""
+    from stylepaint.portraits.manifest import read_manifest
+
+    name = Path(getattr(G, "source_path", "") or "").name
+    for entry in read_manifest().values():
+        if (isinstance(entry, dict) and entry.get("role") == "directions" and entry.get("generator") == name
+                and entry.get("clip") == clip_spec and entry.get("build_seconds") is not None):
+            return float(entry["build_seconds"])
+    return None
+
+
 def spread(items: list) -> list:
     """Prompts taken a group at a time in turn (hair colour, hair style, bangs, eyes, ...), so the
     first N cover every group instead of the first group's values."""
@@ -189,7 +204,9 @@ def summary(rows, prep, render_s, methods, samples) -> None:
         if not mine:
             continue
         if method == "directions":
-            prep_s, prep_cpu, what = prep.get(method, 0.0), float("nan"), "build, once (0: shipped)"
+            prep_s, prep_cpu, what = prep.get(method, 0.0), float("nan"), "build, once per model and CLIP"
+            if "directions_shipped_build_s" in prep:   # loaded from the shipped file: say what building took
+                prep_s, what = prep["directions_shipped_build_s"], "shipped; the build's recorded time (manifest)"
         else:
             prep_s = statistics.median(r["prep_s"] for r in mine)
             prep_cpu = statistics.median(r.get("prep_cpu_s", float("nan")) for r in mine)

@@ -62,7 +62,7 @@ def test_export_edited_photo_full_size(window, fixture_dir, tmp_path, monkeypatc
     w.actions.open_photo_from(photo_path)
     opened_s = time.perf_counter() - t0
     s = w.controller.state
-    assert w.message_bar.text().startswith("Opened the face from astronaut.png. Identity distance to the photo "), \
+    assert w.message_bar.text().startswith("Opened the face from astronaut.png. Photo vs inversion: identity distance "), \
         w.message_bar.text()
     assert s.photo is not None and s.photo["name"] == "astronaut.png" and s.ws is not None
     assert w.action_export_photo.isEnabled() and "astronaut.png" in w.action_export_photo.toolTip()

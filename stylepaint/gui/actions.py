@@ -408,10 +408,7 @@ class Actions:
             photo = None if alignment is None else {"path": path, "name": Path(path).name, "alignment": alignment}
             self.c.change(self.c.state.with_(ws=np.asarray(ws, np.float32), photo=photo))
             check = value.get("identity") if isinstance(value, dict) else None
-            said = ""
-            if check and check.get("distance") is not None:
-                said = (f" Identity distance to the photo {check['distance']:.2f} "
-                        f"({'the same person' if check['same_person'] else 'a different person'} by dlib's 0.6).")
+            said = f" {check['text']}" if check and check.get("text") else ""
             self.w.show_message(f"Opened the face from {Path(path).name}.{said}", "info")
 
 

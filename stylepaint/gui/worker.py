@@ -303,9 +303,14 @@ def invert_photo_job(path: str, model: str | None, device: str = "auto", worker:
         job.close()
     if result is None:
         raise StylepaintError(f"{path}: the inversion stopped without a result")
+    from stylepaint.inversion.identity import describe
+
     yield {"done": 1, "total": 1, "message": "measuring identity (photo vs inversion)"}
+    check = identity_check(result)
+    if check is not None:   # the window shows the line the CLI prints
+        check = dict(check, text=f"Photo vs inversion: {describe(check)}.")
     return {"ws": np.asarray(result.ws, np.float32), "crop": result.found.aligned.crop, "model_id": result.model_id,
-            "alignment": result.alignment.to_dict(), "identity": identity_check(result)}
+            "alignment": result.alignment.to_dict(), "identity": check}
 
 
 NOT_BUILT = "not built yet"
