@@ -170,3 +170,41 @@ def replace_source(G, path):
     G2 = copy.copy(G)
     G2.source_path = str(path)
     return G2
+
+
+def test_the_sentence_encoder_knows_wording_the_portrait_vocabulary_never_taught():
+    from stylepaint.styleclip import sentences
+
+    assert sentences.available(), sentences.missing_message()
+    e = sentences.embed(["take off the glasses", "remove the glasses", "make the hair red", "put a cap on her",
+                         "add a hat"])
+    assert e.shape == (5, sentences.DIM) and torch.allclose(e.norm(dim=1), torch.ones(5), atol=1e-4)
+    sim = e @ e.T
+    assert sim[0, 1] > sim[0, 2] + 0.2          # "take off" reads like "remove", not like a hair colour
+    assert sim[3, 4] > sim[3, 2]                # a cap is headwear
+
+
+def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip, tmp_path):
+    from stylepaint.styleclip.instructions import understand
+    from stylepaint.styleclip.universal_mapper import reader_input
+    from stylepaint.styleclip.universal_training import train_reader
+
+    G = tiny_generator
+    model = last(train_universal(G, clip, tmp_path / "run", FAST))[-1]["mapper"]
+    assert model.sentence_dim == 0
+    new = train_reader(model, clip, sentence=True, steps=300)
+    assert new.sentence_dim == 384 and new.info["reader"]["sentence"]
+    ws = stylespace.seed_to_ws(G, 3)
+    cond = condition(clip, "a portrait of a person with red hair", "a portrait of a person")
+    assert torch.equal(new(ws, cond), model(ws, cond))          # the mapper itself is untouched
+    texts = ["make the hair red", "remove her glasses", "red hair"]
+    x = reader_input(new, clip, texts)
+    assert x.shape == (3, clip.embed_dim + 384)
+    got = [(understand(new, clip, t).group, understand(new, clip, t).value) for t in texts]
+    assert got == [("hair_color", "red"), ("eyewear", "none"), ("hair_color", "red")]
+    path = save_universal(new, tmp_path / "u.safetensors")
+    again = load_universal(path, G, clip)
+    assert again.sentence_dim == 384
+    assert torch.equal(again.read(x)["logits"], new.read(x)["logits"])
+    with pytest.raises(ValueError, match="reader input"):
+        new.read(x[:, :clip.embed_dim])

@@ -7,11 +7,17 @@ use it instantly. Ctrl+C stops the training and saves nothing.
 `stylepaint mapper train-universal MODEL --out RUN [--minutes 110] [--resume]`: the universal
 mapper (one model for any text, and instructions), trained in resumable chunks in RUN; when it
 stops, the model is copied where ``stylepaint edit --instruction`` and the editor find it.
+`stylepaint mapper train-reader RUN [--reader clip+sentence]` trains the reader of RUN's mapper
+anew (seconds), reading each text with the CLIP and the general sentence encoder, which knows
+wording the embedded portrait CLIP never saw; a later ``--resume`` of RUN writes the run's own
+reader back, so train the reader after the last chunk.
 `stylepaint mapper ship-universal RUN [--metrics FIGURES.json]` installs it beside the embedded
 default in resources/models/ with its manifest entry.
 """
 
 from __future__ import annotations
+
+READERS = ("clip+sentence", "clip")
 
 
 def register(sub) -> None:
@@ -41,11 +47,22 @@ def register(sub) -> None:
     u.add_argument("--groups", default=None, metavar="G,G", help="only these vocabulary groups (default all)")
     u.add_argument("--no-clip-loss", action="store_true", help="pairs and reader only (generators with the portrait code)")
     u.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    u.add_argument("--reader", choices=READERS, default=READERS[0],
+                   help="what the reader of a new run reads (default clip+sentence: also the sentence encoder)")
     u.add_argument("--threads", type=int, default=None, metavar="N", help="torch CPU threads")
     u.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     u.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
     u.add_argument("--download", action="store_true", help="allow downloading missing CLIP weights")
     u.set_defaults(func=run_train_universal)
+    r = msub.add_parser("train-reader", help="train the universal mapper's reader of instructions anew (seconds)")
+    r.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
+    r.add_argument("--reader", choices=READERS, default=READERS[0],
+                   help="what it reads (default clip+sentence: the CLIP and the sentence encoder)")
+    r.add_argument("--steps", type=int, default=3000, metavar="N", help="training steps (default 3000)")
+    r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
+    r.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
+    r.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    r.set_defaults(func=run_train_reader)
     s = msub.add_parser("ship-universal", help="install a trained universal mapper as the embedded default's")
     s.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
     s.add_argument("--metrics", default=None, metavar="FILE",
@@ -87,15 +104,12 @@ def run_train(args) -> int:
 
 
 def run_train_universal(args) -> int:
-    import shutil
-
     import torch
     from tqdm import tqdm
 
     from stylepaint.clip import load_clip
     from stylepaint.directions import default_clip_for
     from stylepaint.engine.render import Renderer
-    from stylepaint.styleclip.universal_mapper import universal_path
     from stylepaint.styleclip.universal_training import UniversalParams, train_universal
 
     if args.threads:
@@ -107,7 +121,8 @@ def run_train_universal(args) -> int:
         given["groups"] = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     if args.no_clip_loss:
         given["clip_every"] = 0
-    params = None if args.resume else UniversalParams(seed=args.seed, **given)
+    params = None if args.resume else UniversalParams(seed=args.seed, sentence_reader=args.reader == "clip+sentence",
+                                                      **given)
     job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps)
     info = None
     with tqdm(unit="step", desc="universal mapper", dynamic_ncols=True) as bar:
@@ -121,12 +136,48 @@ def run_train_universal(args) -> int:
             job.close()
             print(f"stopped; the run in {args.out} resumes with --resume")
             return 130
-    target = universal_path(G, clip)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(info["path"], target)
+    target = _install(info["path"], G, clip)
     losses = info["losses"]
     print(f"{info['message']}: {info['done']}/{info['total']} steps, {info['elapsed_s']:.0f} s in all; loss "
           f"{losses[0]:.4f} -> {losses[-1]:.4f}; wrote {info['path']} and {target}")
+    return 0
+
+
+def _install(path, G, clip):
+    """Copy a run's universal mapper where the editor and ``stylepaint edit --instruction`` find it."""
+    import shutil
+
+    from stylepaint.styleclip.universal_mapper import universal_path
+
+    target = universal_path(G, clip)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(path, target)
+    return target
+
+
+def run_train_reader(args) -> int:
+    import time
+    from pathlib import Path
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.errors import InputError
+    from stylepaint.styleclip.universal_mapper import FILE_NAME, load_universal, save_universal
+    from stylepaint.styleclip.universal_training import train_reader
+
+    run_file = Path(args.run) / FILE_NAME
+    if not run_file.is_file():
+        raise InputError(f"{args.run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {args.run}")
+    G = Renderer().generator(args.model, "cpu")
+    clip = load_clip(args.clip or default_clip_for(G), device=G.device)
+    t = time.perf_counter()
+    model = train_reader(load_universal(run_file, G, clip), clip, sentence=args.reader == "clip+sentence",
+                         steps=args.steps, seed=args.seed)
+    save_universal(model, run_file)
+    target = _install(run_file, G, clip)
+    print(f"reader ({args.reader}) trained in {args.steps} steps, {time.perf_counter() - t:.0f} s; "
+          f"loss {model.info['reader']['last_loss']:.4f}; wrote {run_file} and {target}")
     return 0
 
 

@@ -52,8 +52,10 @@ def understand(model, clip, text) -> Understanding:
     """What ``text`` asks for, as the reader of the universal ``model`` reads it."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(empty_message())
+    from stylepaint.styleclip.universal_mapper import reader_input
+
     text = " ".join(text.split())
-    out = model.read(clip.text.embed(text))
+    out = model.read(reader_input(model, clip, [text]))
     probs = out["logits"].softmax(-1)[0]
     p, k = float(probs.max()), int(probs.argmax())
     instruction = float(out["kind"][0]) > 0

@@ -4,14 +4,16 @@
     cond = condition(clip, "a portrait of a person with red hair", "a portrait of a person")   # [2·D]
     dws = model(ws, cond)                      # [N, num_ws, w_dim] ΔW+ at α = 1
     shift = model.shift(G, ws, cond)           # [N, C] the same as a StyleSpace shift (exact: A·Δw)
-    out = model.read(clip.text.embed("make the hair red"))   # the reader: target, kind, strength
+    out = model.read(reader_input(model, clip, ["make the hair red"]))   # the reader: target, kind, strength
 
 Per layer group (coarse, middle, fine W+ entries) an MLP maps each w (standardised with the
 generator's W statistics) to Δw; the text
 condition (the target's CLIP embedding beside the unit direction from the neutral text)
 modulates every hidden layer (scale and shift, FFCLIP's semantic injection), so a new prompt is
-one forward pass. The *reader* shares the file: a small MLP from a text's CLIP embedding to the
-vocabulary target it names (or "unknown"), whether it is an instruction, and its strength.
+one forward pass. The *reader* shares the file: a small MLP from a text's CLIP embedding (and,
+when ``sentence_dim`` > 0, its embedding by the general sentence encoder of ``sentences``, which
+knows wording the portrait CLIP never saw) to the vocabulary target it names (or "unknown"),
+whether it is an instruction, and its strength.
 α scales ΔW+ linearly and α = 0 changes nothing. Files are safetensors whose header holds the
 architecture and identity: no code runs when one is read.
 """
@@ -70,15 +72,14 @@ class UniversalMapper(nn.Module):
 
     def __init__(self, num_ws: int, w_dim: int, groups: list[list[int]], embed_dim: int, targets: list,
                  depth: int = 2, hidden: int = 128, scale: float = 1.0, reader_hidden: int = 256,
-                 info: dict | None = None):
+                 sentence_dim: int = 0, info: dict | None = None):
         super().__init__()
         self.num_ws, self.w_dim, self.groups, self.embed_dim = num_ws, w_dim, groups, embed_dim
         self.targets = [tuple(t) for t in targets]       # (group, value); the reader's last class is "unknown"
         self.depth, self.hidden, self.scale, self.reader_hidden = depth, hidden, scale, reader_hidden
+        self.sentence_dim = int(sentence_dim)            # 0: the reader reads the CLIP embedding only
         self.nets = nn.ModuleList(_GroupNet(w_dim, 2 * embed_dim, hidden, depth) for _ in groups)
-        self.reader = nn.Sequential(nn.Linear(embed_dim, reader_hidden), nn.LeakyReLU(0.2),
-                                    nn.Linear(reader_hidden, reader_hidden), nn.LeakyReLU(0.2),
-                                    nn.Linear(reader_hidden, len(self.targets) + 1 + 2))
+        self.reader = make_reader(embed_dim + self.sentence_dim, reader_hidden, len(self.targets) + 1 + 2)
         self.register_buffer("w_mean", torch.zeros(w_dim))    # W statistics of the generator:
         self.register_buffer("w_std", torch.ones(w_dim))      # inputs are standardised with them
         self.info = dict(info or {})    # model, clip, training figures
@@ -94,7 +95,7 @@ class UniversalMapper(nn.Module):
     def config(self) -> dict:
         return {"num_ws": self.num_ws, "w_dim": self.w_dim, "groups": self.groups, "embed_dim": self.embed_dim,
                 "targets": [list(t) for t in self.targets], "depth": self.depth, "hidden": self.hidden,
-                "scale": self.scale, "reader_hidden": self.reader_hidden}
+                "scale": self.scale, "reader_hidden": self.reader_hidden, "sentence_dim": self.sentence_dim}
 
     def forward(self, ws: torch.Tensor, cond: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
         """ΔW+ [N, num_ws, w_dim] for faces ``ws`` and conditions ``cond`` ([2·D] or [N, 2·D])."""
@@ -118,12 +119,29 @@ class UniversalMapper(nn.Module):
         return ws_shift(G, self(ws.to(param.device, torch.float32), cond, alpha))
 
     def read(self, emb: torch.Tensor) -> dict:
-        """Text embeddings [D] or [N, D] -> {"logits" [N, K+1] (last: unknown), "kind" [N]
-        (logit of "instruction"), "strength" [N]}."""
+        """Reader inputs [N, D (+ sentence_dim)] (``reader_input``) -> {"logits" [N, K+1] (last:
+        unknown), "kind" [N] (logit of "instruction"), "strength" [N]}."""
         emb = emb[None] if emb.ndim == 1 else emb
+        assert_shape(emb, [None, self.embed_dim + self.sentence_dim], "reader input")
         out = self.reader(emb.to(next(self.parameters()).device, torch.float32))
         k = len(self.targets) + 1
         return {"logits": out[:, :k], "kind": out[:, k], "strength": out[:, k + 1]}
+
+
+def make_reader(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(inputs, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
+                         nn.Linear(hidden, outputs))
+
+
+@torch.no_grad()
+def reader_input(model: UniversalMapper, clip, texts: list[str]) -> torch.Tensor:
+    """[N, D (+ sentence_dim)]: what ``model``'s reader reads of ``texts``."""
+    emb = torch.stack([clip.text.embed(t) for t in texts]).float().cpu()
+    if not model.sentence_dim:
+        return emb
+    from stylepaint.styleclip import sentences
+
+    return torch.cat([emb, sentences.embed(texts)], dim=1)
 
 
 # ---- files --------------------------------------------------------------------------------

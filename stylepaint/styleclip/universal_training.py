@@ -56,6 +56,7 @@ class UniversalParams:
     pixel: float = 1.0             # weight of the pixel pair loss
     pixel_resolution: int = 32     # pictures compared at most this size
     reader: float = 1.0            # weight of the reader's loss
+    sentence_reader: bool = False  # the reader also reads the sentence encoder's embedding (``sentences``)
     groups: tuple | None = None    # vocabulary groups to learn (None: all)
     snap_steps: int = 100          # checkpoint every this many steps
     seed: int = 0
@@ -83,12 +84,17 @@ class _Corpus:
     """The training phrasings with their reader labels, and the text conditions of the mapper
     (each target's canonical prompt, and every training description with its group's neutral)."""
 
-    def __init__(self, clip, groups):
+    def __init__(self, clip, groups, sentence: bool = False):
+        from stylepaint.styleclip import sentences
+
         self.targets = targets(groups)
         index = {t: i for i, t in enumerate(self.targets)}
         rows = phrasings("train", groups)
         self.texts = [p.text for p in rows]
         self.emb = torch.stack([clip.text.embed(t) for t in self.texts])
+        self.embed_dim = int(self.emb.shape[1])
+        if sentence:             # what the reader reads: the CLIP embedding, then the sentence encoder's
+            self.emb = torch.cat([self.emb, sentences.embed(self.texts)], dim=1)
         self.label = torch.tensor([index.get((p.group, p.value), len(self.targets)) if p.group != UNKNOWN
                                    else len(self.targets) for p in rows])
         self.kind = torch.tensor([float(p.kind == "instruction") for p in rows])
@@ -144,10 +150,11 @@ def _train(G, clip, run_dir: Path, params: UniversalParams, state, tensors, minu
     from stylepaint.styleclip.mapper import ws_groups
 
     torch.manual_seed(params.seed)           # initial weights
-    corpus = _Corpus(clip, params.groups)
+    corpus = _Corpus(clip, params.groups, params.sentence_reader)
     info = {"model": generator_id(G), "clip": clip.model_id, "params": params.to_dict(), "pairs": code is not None}
-    model = UniversalMapper(G.num_ws, G.w_dim, ws_groups(G), int(corpus.emb.shape[1]), corpus.targets,
-                            params.depth, params.hidden, params.scale, info=info).to(G.device)
+    model = UniversalMapper(G.num_ws, G.w_dim, ws_groups(G), corpus.embed_dim, corpus.targets,
+                            params.depth, params.hidden, params.scale,
+                            sentence_dim=int(corpus.emb.shape[1]) - corpus.embed_dim, info=info).to(G.device)
     model.fit_inputs(G, seed=params.seed)
     opt = torch.optim.Adam(model.parameters(), lr=params.lr)
     gen = torch.Generator().manual_seed(params.seed + 1)
@@ -197,6 +204,55 @@ def _train(G, clip, run_dir: Path, params: UniversalParams, state, tensors, minu
            "message": "done" if done >= params.steps else f"stopped at step {done}; resume to continue"}
 
 
+def _reader_loss(model, corpus: _Corpus, idx: torch.Tensor, dropout: float = 0.0) -> torch.Tensor:
+    """The reader's loss on the training phrasings ``idx``: target, instruction or not, strength
+    (``dropout``: that share of the input features dropped, so no single feature carries a word)."""
+    emb = corpus.emb[idx]
+    out = model.read(F.dropout(emb, dropout) if dropout else emb)
+    device = out["logits"].device
+    known = corpus.known[idx].to(device)
+    target = F.cross_entropy(out["logits"], corpus.label[idx].to(device))
+    kind = F.binary_cross_entropy_with_logits(out["kind"], corpus.kind[idx].to(device))
+    strength = ((out["strength"] - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
+    return target + kind + strength
+
+
+def train_reader(model: UniversalMapper, clip, sentence: bool = True, steps: int = 3000, batch: int = 64,
+                 lr: float = 1e-3, seed: int = 0, dropout: float = 0.5) -> UniversalMapper:
+    """A copy of ``model`` with a new reader trained on the training phrasings (reading the
+    sentence encoder too when ``sentence``); the mapper's own weights are kept as they are.
+    Seconds on a CPU: the reader is a small MLP on precomputed text embeddings."""
+    if steps < 1:
+        raise InputError("the reader needs at least one training step")
+    groups = sorted({g for g, _ in model.targets})
+    corpus = _Corpus(clip, groups, sentence)
+    if [tuple(t) for t in corpus.targets] != list(model.targets):
+        raise InputError("the vocabulary's targets changed since this mapper was trained; train a new one")
+    config = dict(model.config(), sentence_dim=int(corpus.emb.shape[1]) - corpus.embed_dim)
+    torch.manual_seed(seed)
+    fresh = UniversalMapper(info=dict(model.info), **config)
+    keep = {k: v for k, v in model.state_dict().items() if not k.startswith("reader.")}
+    fresh.load_state_dict(keep, strict=False)
+    fresh = fresh.to(next(model.parameters()).device)
+    for p in fresh.parameters():
+        p.requires_grad_(False)
+    params = list(fresh.reader.parameters())
+    for p in params:
+        p.requires_grad_(True)
+    opt = torch.optim.Adam(params, lr=lr)
+    gen = torch.Generator().manual_seed(seed + 1)
+    fresh.reader.train()
+    with torch.inference_mode(False), torch.enable_grad():
+        for _ in range(steps):
+            loss = _reader_loss(fresh, corpus, torch.randint(0, len(corpus.texts), (batch,), generator=gen), dropout)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+    fresh.info.update(reader={"steps": steps, "sentence": bool(sentence), "dropout": dropout,
+                              "last_loss": round(float(loss.detach()), 4)})
+    return fresh.eval().requires_grad_(False)
+
+
 def _step(G, clip, model, corpus: _Corpus, objectives: dict, gen: torch.Generator, params: UniversalParams,
           code, step: int) -> tuple[torch.Tensor, dict]:
     """The loss of one training step (with its graph), and its parts as floats."""
@@ -205,12 +261,7 @@ def _step(G, clip, model, corpus: _Corpus, objectives: dict, gen: torch.Generato
     with torch.inference_mode(False), torch.enable_grad():
         if params.reader:
             idx = torch.randint(0, len(corpus.texts), (params.reader_batch,), generator=gen)
-            out = model.read(corpus.emb[idx])
-            known = corpus.known[idx].to(device)
-            target = F.cross_entropy(out["logits"], corpus.label[idx].to(device))
-            kind = F.binary_cross_entropy_with_logits(out["kind"], corpus.kind[idx].to(device))
-            strength = ((out["strength"] - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
-            reader = target + kind + strength
+            reader = _reader_loss(model, corpus, idx)
             total = total + params.reader * reader
             parts["reader"] = float(reader.detach())
         if params.clip_every and step % params.clip_every == 0:
