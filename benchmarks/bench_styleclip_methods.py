@@ -216,17 +216,18 @@ def summary(rows, prep, render_s, methods, samples) -> None:
               f"{statistics.median(r.get('cpu_s_per_edit', float('nan')) for r in mine):10.3f} "
               f"{prep_s:8.1f} {prep_cpu:10.1f}   ({what})")
     groups = sorted({r["group"] for r in rows})
-    print("\nbest method per group (highest mean success among methods keeping >= 90 % of the other groups;"
-          " '(none keeps)': the highest success, none keeping 90 %):")
+    print("\nper group: 'keeps 90 %' is the most successful method among those keeping >= 90 % of the other"
+          " groups ('-': none does); 'most success' ignores what else changed:")
+    print(f"  {'group':12} {'keeps 90 %':12} {'most success':13} " + "  ".join(f"{m} success/kept" for m in methods))
     for g in groups:
         mine = [r for r in rows if r["group"] == g]
         means = {m: (statistics.mean(r["success"] for r in mine if r["method"] == m),
                      statistics.mean(r["kept"] for r in mine if r["method"] == m))
                  for m in methods if any(r["method"] == m for r in mine)}
         keeping = {m: v for m, v in means.items() if v[1] >= 0.9 and v[0] > 0}
-        best = max(keeping, key=lambda m: keeping[m]) if keeping else \
-            max(means, key=lambda m: means[m]) + " (none keeps)"
-        print(f"  {g:12} {best:24} " + "  ".join(f"{m} {s:.0%}/{k:.0%}" for m, (s, k) in means.items()))
+        kept_best = max(keeping, key=lambda m: keeping[m][0]) if keeping else "-"
+        most = max(means, key=lambda m: means[m][0])
+        print(f"  {g:12} {kept_best:12} {most:13} " + "  ".join(f"{m} {s:.0%}/{k:.0%}" for m, (s, k) in means.items()))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import torch
@@ -31,6 +32,8 @@ DIM = 384
 
 _lock = threading.Lock()
 _model = None
+_cache: OrderedDict[str, torch.Tensor] = OrderedDict()     # text -> embedding, newest last
+CACHE_SIZE = 4096
 
 
 def model_dir() -> Path | None:
@@ -60,6 +63,8 @@ def _load():
                 raise InputError(missing_message())
             os.environ.setdefault("HF_HUB_OFFLINE", "1")        # the files are local: never ask a hub
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # no bars of its own in our output
+            os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             from sentence_transformers import SentenceTransformer
 
             _model = SentenceTransformer(str(folder), device="cpu")
@@ -69,11 +74,30 @@ def _load():
 
 @torch.no_grad()
 def embed(texts: list[str]) -> torch.Tensor:
-    """[N, 384] unit-length float32 embeddings of ``texts`` (CPU)."""
+    """[N, 384] unit-length float32 embeddings of ``texts`` (CPU; recent texts are remembered,
+    as the CLIP text embeddings are)."""
     if isinstance(texts, str):
         raise TypeError("embed() takes a list of texts")
+    texts = list(texts)
     if not texts:
         return torch.zeros(0, DIM)
-    out = _load().encode(list(texts), batch_size=128, convert_to_tensor=True, normalize_embeddings=True,
-                         show_progress_bar=False)
-    return out.float().cpu()
+    with _lock:
+        missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+    if missing:
+        out = _load().encode(missing, batch_size=128, convert_to_tensor=True, normalize_embeddings=True,
+                             show_progress_bar=False).float().cpu()
+        with _lock:
+            for text, row in zip(missing, out):
+                _cache[text] = row.clone()
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    with _lock:
+        rows = []
+        for t in texts:
+            if t in _cache:
+                _cache.move_to_end(t)
+                rows.append(_cache[t])
+            else:           # pushed out by a batch larger than the cache: encode it again
+                rows.append(_load().encode([t], convert_to_tensor=True, normalize_embeddings=True,
+                                           show_progress_bar=False).float().cpu()[0])
+        return torch.stack(rows)
