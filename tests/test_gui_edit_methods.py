@@ -81,8 +81,9 @@ def test_the_layer_menu_picks_the_method_and_back_to_directions(window):
     w.prompt_panel.add_button.click()
     menu = w.edit_stack.method_menu(0)
     labels = [a.text() for a in menu.actions()]
-    assert labels == ["Make with directions", "Make with optimized", "Make with mapper"]
-    assert [a.isChecked() for a in menu.actions()] == [True, False, False]
+    assert labels == ["Make with directions", "Make with optimized", "Make with mapper",
+                      "Read as an instruction (universal mapper)"]
+    assert [a.isChecked() for a in menu.actions()] == [True, False, False, False]
     menu.actions()[1].trigger()
     assert c.state.edits[0].method == "optimize"
     menu = w.edit_stack.method_menu(0)
@@ -179,3 +180,39 @@ def test_a_layer_not_made_with_directions_has_a_badge_on_its_thumbnail(qtbot):
         image = _badged(plain, method).toImage()
         assert image.pixelColor(2, 2) == QColor("black")
         assert image.pixelColor(THUMB - BADGE // 2, THUMB - 2) != QColor("black")
+
+
+def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(window, engine, tmp_path):
+    from stylepaint.clip import load_clip
+    from stylepaint.styleclip.universal_mapper import save_universal, universal_path
+    from stylepaint.styleclip.universal_training import UniversalParams, train_reader, train_universal
+
+    w, c = window, window.controller
+    renderer, spec = engine
+    G = renderer.generator(c.state.model, "auto")
+    clip = load_clip(spec)
+    set_prompt(w, "make the hair red", alpha=0)
+    pick(w, "instruction")                      # no universal mapper for this model yet: one sentence
+    text = w.message_bar.label.text()
+    assert "no universal mapper" in text and "\n" not in text and c.state.current_edit.method == "directions"
+
+    params = UniversalParams(steps=2, batch=1, reader_batch=16, hidden=16, groups=("hair_color", "eyewear"), seed=1)
+    model = list(train_universal(G, clip, tmp_path / "run", params))[-1]["mapper"]
+    save_universal(train_reader(model, clip, sentence=True, steps=300), universal_path(G, clip))
+    plain = plain_image(engine, w)
+    pick(w, "instruction")
+    step = c.state.current_edit
+    assert step.method == "optimize" and step.delta is not None and step.alpha == 1.0
+    assert step.label == "hair colour → red" and step.prompt == "make the hair red"
+    assert "Read “make the hair red” as instruction: hair colour → red." == w.message_bar.label.text()
+    assert diff(image_of(w), plain) > 0
+    w.prompt_panel.alpha.spin.setValue(0.0)
+    assert np.array_equal(image_of(w), plain)
+    # an instruction that names nothing the model knows: one sentence, the layer as it was
+    w.edit_stack.buttons["new"].click()
+    set_prompt(w, "make the engine louder", alpha=1)
+    before = c.state.current_edit
+    pick(w, "instruction")
+    text = w.message_bar.label.text()
+    assert "could not understand the instruction" in text, text
+    assert c.state.current_edit == before and "Traceback" not in text

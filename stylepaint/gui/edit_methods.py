@@ -4,7 +4,10 @@ mapper, picked in the prompt panel or a layer's right-click menu.
 "directions" applies at once. "optimized" runs the optimizer for the current face as a job
 (progress, previews on the canvas, cancel) and stores its StyleSpace Δ in the layer, so undo,
 favorites, recipes and documents replay it without optimizing again. "mapper" reuses the
-prompt's cached mapper or trains one (progress, cancel). Only a finished job changes the layer:
+prompt's cached mapper or trains one (progress, cancel). "instruction" (issue 18) hands the text
+to the universal mapper, which reads an instruction ("make the hair red", "take off the specs")
+or a description: the layer is renamed to how it was understood ("hair colour → red") and keeps
+the mapper's shift for this face like an optimized layer. Only a finished job changes the layer:
 a cancelled or failed one leaves it as it was. Errors are one sentence in the message bar.
 """
 
@@ -14,7 +17,10 @@ import numpy as np
 from PySide6.QtCore import QObject
 
 from stylepaint.edits import METHOD_LABELS, EditStep
-from stylepaint.gui.engine_jobs import mapper_edit_job, optimize_edit_job
+from stylepaint.gui.engine_jobs import mapper_edit_job, optimize_edit_job, universal_edit_job
+
+INSTRUCTION = "instruction"      # not a stored method: the result is kept as an optimized layer's shift
+LABELS = {**METHOD_LABELS, INSTRUCTION: "instruction"}
 
 EMPTY_PROMPT = "Type what to change first: an edit needs a prompt before it can be optimized or mapped."
 
@@ -57,12 +63,16 @@ class EditMethods(QObject):
             self.w.show_message("Open a model first: an edit needs a face to change.", "warning")
             return None
         if any(_made_for(r[1]) == _made_for(step) and r[2] == method for r in self.running.values()):
-            self.w.show_message(f"“{step.label}” is already being made with the {METHOD_LABELS[method]} method.", "info")
+            self.w.show_message(f"“{step.label}” is already being made with the {LABELS[method]} method.", "info")
             return None
         s, settings = self.c.state, self.c.settings
         engine = (s.model, s.clip, settings["device"])
         request = (index, step, method)
-        if method == "optimize":
+        if method == INSTRUCTION:
+            job = self.w.run_job(universal_edit_job, f"Reading “{step.prompt}”", *engine,
+                                 np.asarray(ws, np.float32), step.prompt,
+                                 on_done=lambda value: self._done(request, value))
+        elif method == "optimize":
             job = self.w.run_job(optimize_edit_job, f"Optimizing “{step.label}”", *engine,
                                  np.asarray(ws, np.float32),        # the face's W+ as rendered, [num_ws, w_dim]
                                  step.prompt, step.neutral, step.layers, settings["optimize_steps"],
@@ -80,6 +90,10 @@ class EditMethods(QObject):
         index, step, method = request
         if self.c.model_meta.get("model_id") not in (None, value.get("model_id")):
             self.w.show_message("The model changed while the edit was being made; nothing was applied.", "warning")
+            return
+        if method == INSTRUCTION:
+            if self._apply(index, step, method="optimize", delta=value["delta"], name=value["name"]):
+                self.w.show_message(f"Read “{step.prompt}” as {value['kind']}: {value['name']}.", "info")
             return
         if self._apply(index, step, method=method, delta=value["delta"] if method == "optimize" else None) \
                 and method == "mapper":

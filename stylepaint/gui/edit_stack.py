@@ -200,12 +200,15 @@ class EditStack(QWidget):
                 + (f" · {step.method_label}" if step.method != "directions" else ""))
 
     def method_menu(self, row: int) -> QMenu:
-        """The right-click menu of layer ``row``: its method (checked) and the other two."""
+        """The right-click menu of layer ``row``: its method (checked), the other two, and reading
+        its text as an instruction through the universal mapper."""
         menu = QMenu(self)
         step = self._steps[row]
-        for method in METHODS:
+        for method in (*METHODS, "instruction"):
             again = method == step.method and method == "optimize"
-            action = menu.addAction("Optimize again for this face" if again else f"Make with {METHOD_LABELS[method]}")
+            action = menu.addAction("Optimize again for this face" if again
+                                    else "Read as an instruction (universal mapper)" if method == "instruction"
+                                    else f"Make with {METHOD_LABELS[method]}")
             action.setCheckable(not again)
             action.setChecked(method == step.method and not again)
             action.triggered.connect(lambda _=False, m=method: self.method_requested.emit(row, m))
