@@ -6,7 +6,10 @@
 - ``--scene export`` (docs/screenshot-export.png): the export dialog over the window;
 - ``--scene methods`` (docs/screenshot-methods.png): layers made with the optimizer and a mapper, one optimizing;
 - ``--scene tags`` (docs/screenshot-tags.png): the Faces from tags panel with a grid of found faces;
-- ``--scene morph`` (docs/screenshot-morph.png): attribute morph sliders, two of them in the stack.
+- ``--scene morph`` (docs/screenshot-morph.png): attribute morph sliders, two of them in the stack;
+- ``--scene instruction`` (docs/screenshot-instruction.png): layers made from typed instructions by
+  the universal mapper (``--mapper``: its file, default the run in runs/universal-128), each named
+  by how it was understood.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py --scene brush
@@ -38,6 +41,8 @@ def main() -> int:
     parser.add_argument("--size", default="1400x900")
     parser.add_argument("--photo", default=str(REPO / "tests" / "data" / "photos" / "astronaut.png"))
     parser.add_argument("--steps", default=None, help="photo scene: W and W+ inversion steps (default: the pipeline's)")
+    parser.add_argument("--mapper", default=str(REPO / "runs" / "universal-128" / "universal-mapper.safetensors"),
+                        help="instruction scene: the universal mapper file to use")
     args = parser.parse_args()
     args.out = args.out or str(REPO / "docs" / ("screenshot.png" if args.scene == "stack" else f"screenshot-{args.scene}.png"))
     os.environ["STYLEPAINT_HOME"] = tempfile.mkdtemp(prefix="stylepaint-shot-")
@@ -254,8 +259,32 @@ def scene_morph(w, app, settle, args):
     return w.grab()
 
 
+def scene_instruction(w, app, settle, args):
+    import shutil
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.styleclip.universal_mapper import universal_path
+
+    c = w.controller
+    G = Renderer().generator(c.state.model, "cpu")
+    target = universal_path(G, load_clip(c.state.clip or default_clip_for(G)))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(args.mapper, target)
+    c.on_seed(7)
+    settle()
+    for i, text in enumerate(("make the hair crimson", "put a cap on her", "a little more cheerful")):
+        _prompt(w, settle, text, "", 0, keep=True)
+        w.edit_methods.request(i, "instruction")
+        _wait_jobs(w, settle)
+    w.edit_stack.list.setCurrentRow(0)
+    settle(1.5)
+    return w.grab()
+
+
 SCENES = {"stack": scene_stack, "photo": scene_photo, "brush": scene_brush, "export": scene_export,
-          "methods": scene_methods, "tags": scene_tags, "morph": scene_morph}
+          "methods": scene_methods, "tags": scene_tags, "morph": scene_morph, "instruction": scene_instruction}
 
 
 if __name__ == "__main__":
