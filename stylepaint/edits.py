@@ -25,7 +25,10 @@ from stylepaint.safe_read import read_json
 #: ``directions`` global directions (instant, any prompt); ``optimize`` the latent optimizer's
 #: result, stored in the step as ``delta`` (replays without re-optimising); ``mapper`` a per-prompt
 #: latent mapper trained once (``stylepaint mapper train``), image-specific at use.
-METHODS = ("directions", "optimize", "mapper")
+METHODS = ("directions", "optimize", "mapper", "instruction")
+#: methods whose layer stores its StyleSpace shift ("delta"): the optimizer's result, and the
+#: universal mapper's edit of this face for a typed instruction or description
+STORED = ("optimize", "instruction")
 
 #: Which StyleSpace layers an edit may move. Ranges are fractions of the synthesis depth
 #: (coarse = low resolutions: pose/shape; fine = high resolutions: colour/texture).
@@ -70,8 +73,8 @@ class EditStep:
             raise InputError(f"an edit's opacity must be between 0 and 1, got {self.opacity}")
         if self.method not in METHODS:
             raise InputError(f"unknown edit method {self.method!r:.40}; expected one of {', '.join(METHODS)}")
-        if (self.method == "optimize") != (self.delta is not None):
-            raise InputError("an optimized edit needs its stored shift ('delta'), and only an optimized edit has one")
+        if (self.method in STORED) != (self.delta is not None):
+            raise InputError("an optimized or instruction edit needs its stored shift ('delta'), and only those have one")
         if self.delta is not None:
             delta = _finite_floats(self.delta)
             object.__setattr__(self, "delta", delta)
@@ -95,7 +98,7 @@ class EditStep:
         """What decides the edit's per-channel shift (not α, name, mask or on/off): the key under
         which a resolved shift is pinned in favorites and documents."""
         key = [self.prompt, self.neutral, float(self.beta), self.layers]
-        if self.method == "optimize":
+        if self.method in STORED:
             key += [self.method, self._delta_hash]
         elif self.method != "directions":
             key.append(self.method)
@@ -123,7 +126,7 @@ class EditStep:
         return cls(**data)
 
 
-METHOD_LABELS = {"directions": "directions", "optimize": "optimized", "mapper": "mapper"}
+METHOD_LABELS = {"directions": "directions", "optimize": "optimized", "mapper": "mapper", "instruction": "instruction"}
 
 
 def _finite_floats(values) -> tuple:

@@ -202,8 +202,9 @@ def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(wind
     plain = plain_image(engine, w)
     pick(w, "instruction")
     step = c.state.current_edit
-    assert step.method == "optimize" and step.delta is not None and step.alpha == 1.0
+    assert step.method == "instruction" and step.delta is not None and step.alpha == 1.0
     assert step.label == "hair colour → red" and step.prompt == "make the hair red"
+    assert w.prompt_panel.method.currentData() == "instruction"
     assert "Read “make the hair red” as instruction: hair colour → red." == w.message_bar.label.text()
     assert diff(image_of(w), plain) > 0
     w.prompt_panel.alpha.spin.setValue(0.0)

@@ -100,6 +100,7 @@ def test_the_edit_is_a_replayable_step_that_alpha_scales(trained, tmp_path):
     ws = stylespace.seed_to_ws(G, 4)
     step, u = universal_step(G, clip, model, ws, "make the hair red", alpha=2.0)
     assert isinstance(step, EditStep) and step.name == "hair colour → red" and step.alpha == 2.0
+    assert step.method == "instruction" and step.method_label == "instruction"
     assert len(step.delta) == sum(l.channels for l in G.style_layers)
     half, _ = universal_step(G, clip, model, ws, "red hair", alpha=1.0)
     assert half.delta == step.delta                    # the same target, the same edit

@@ -149,7 +149,7 @@ def apply_steps(editor: Editor | None, styles: dict, steps, pinned: dict | None 
             continue
         key = step.direction_key()
         shift = (pinned or {}).get(key)
-        if step.method == "optimize":
+        if step.delta is not None:              # optimized or instruction: the stored shift
             shift = torch.as_tensor(np.asarray(step.delta, np.float32))
         elif step.method == "mapper":
             fresh = mapper_shift(step, shift is None) if mapper_shift is not None else None

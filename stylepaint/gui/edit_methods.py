@@ -7,7 +7,7 @@ favorites, recipes and documents replay it without optimizing again. "mapper" re
 prompt's cached mapper or trains one (progress, cancel). "instruction" (issue 18) hands the text
 to the universal mapper, which reads an instruction ("make the hair red", "take off the specs")
 or a description: the layer is renamed to how it was understood ("hair colour → red") and keeps
-the mapper's shift for this face like an optimized layer. Only a finished job changes the layer:
+the mapper's shift for this face, as an optimized layer keeps the optimizer's. Only a finished job changes the layer:
 a cancelled or failed one leaves it as it was. Errors are one sentence in the message bar.
 """
 
@@ -19,8 +19,7 @@ from PySide6.QtCore import QObject
 from stylepaint.edits import METHOD_LABELS, EditStep
 from stylepaint.gui.engine_jobs import mapper_edit_job, optimize_edit_job, universal_edit_job
 
-INSTRUCTION = "instruction"      # not a stored method: the result is kept as an optimized layer's shift
-LABELS = {**METHOD_LABELS, INSTRUCTION: "instruction"}
+INSTRUCTION = "instruction"      # the layer stores the universal mapper's shift for this face
 
 EMPTY_PROMPT = "Type what to change first: an edit needs a prompt before it can be optimized or mapped."
 
@@ -53,7 +52,7 @@ class EditMethods(QObject):
         if step is None:
             self.w.show_message(EMPTY_PROMPT, "warning")
             return None
-        if method == step.method and method != "optimize":
+        if method == step.method and method not in ("optimize", INSTRUCTION):   # those run again for this face
             return None
         if method == "directions":
             self._apply(index, step, method="directions", delta=None)
@@ -63,7 +62,7 @@ class EditMethods(QObject):
             self.w.show_message("Open a model first: an edit needs a face to change.", "warning")
             return None
         if any(_made_for(r[1]) == _made_for(step) and r[2] == method for r in self.running.values()):
-            self.w.show_message(f"“{step.label}” is already being made with the {LABELS[method]} method.", "info")
+            self.w.show_message(f"“{step.label}” is already being made with the {METHOD_LABELS[method]} method.", "info")
             return None
         s, settings = self.c.state, self.c.settings
         engine = (s.model, s.clip, settings["device"])
@@ -92,7 +91,7 @@ class EditMethods(QObject):
             self.w.show_message("The model changed while the edit was being made; nothing was applied.", "warning")
             return
         if method == INSTRUCTION:
-            if self._apply(index, step, method="optimize", delta=value["delta"], name=value["name"]):
+            if self._apply(index, step, method=INSTRUCTION, delta=value["delta"], name=value["name"]):
                 self.w.show_message(f"Read “{step.prompt}” as {value['kind']}: {value['name']}.", "info")
             return
         if self._apply(index, step, method=method, delta=value["delta"] if method == "optimize" else None) \

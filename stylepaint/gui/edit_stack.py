@@ -20,7 +20,7 @@ from stylepaint.gui.canvas import to_qimage
 
 THUMB = 40
 #: the badge drawn on the thumbnail of a layer not made with global directions
-METHOD_BADGES = {"optimize": "mdi6.target", "mapper": "mdi6.map-outline"}
+METHOD_BADGES = {"optimize": "mdi6.target", "mapper": "mdi6.map-outline", "instruction": "mdi6.message-text-outline"}
 BADGE = 16
 
 
@@ -204,11 +204,11 @@ class EditStack(QWidget):
         its text as an instruction through the universal mapper."""
         menu = QMenu(self)
         step = self._steps[row]
-        for method in (*METHODS, "instruction"):
-            again = method == step.method and method == "optimize"
-            action = menu.addAction("Optimize again for this face" if again
-                                    else "Read as an instruction (universal mapper)" if method == "instruction"
-                                    else f"Make with {METHOD_LABELS[method]}")
+        for method in METHODS:
+            again = method == step.method and method in ("optimize", "instruction")
+            action = menu.addAction({"optimize": "Optimize again for this face", "instruction": "Read again for this face"}
+                                    [method] if again else "Read as an instruction (universal mapper)"
+                                    if method == "instruction" else f"Make with {METHOD_LABELS[method]}")
             action.setCheckable(not again)
             action.setChecked(method == step.method and not again)
             action.triggered.connect(lambda _=False, m=method: self.method_requested.emit(row, m))

@@ -121,8 +121,8 @@ class PromptPanel(QWidget):
         self.layers.addItems(LAYER_GROUPS)
         self.layers.setToolTip("Which layers the edit may move: coarse = shape, fine = colour")
         self.method = QComboBox()
-        for m in (*METHODS, "instruction"):     # "instruction": the universal mapper (gui/edit_methods.py)
-            self.method.addItem(METHOD_LABELS.get(m, m), m)
+        for m in METHODS:
+            self.method.addItem(METHOD_LABELS[m], m)
             self.method.setItemData(self.method.count() - 1, self.METHOD_TIPS[m], Qt.ItemDataRole.ToolTipRole)
         self.method.setToolTip("How the prompt becomes an edit; α scales every method the same way")
         self.add_button = QPushButton(qta.icon("mdi6.layers-plus"), "Add edit")

@@ -94,5 +94,5 @@ def universal_step(G, clip, model, ws, text: str, alpha: float = 1.0):
 
     u = understand(model, clip, text)
     delta = universal_delta(G, clip, model, ws, u)
-    step = EditStep(u.text, None, alpha=float(alpha), name=u.label, method="optimize", delta=delta)
+    step = EditStep(u.text, None, alpha=float(alpha), name=u.label, method="instruction", delta=delta)
     return step, u
