@@ -66,6 +66,10 @@ def _load():
             os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")   # no bars of its own in our output
             os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()        # no "Loading weights" bar in a command's output
+            hf_logging.set_verbosity_error()
 
             _model = SentenceTransformer(str(folder), device="cpu")
             _model.eval()
