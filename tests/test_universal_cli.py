@@ -24,12 +24,25 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     assert edit(files, tmp_path / "none.png", "--instruction", "make the hair red") == 2
     assert "train-universal" in capsys.readouterr().err
     train = ["mapper", "train-universal", files["model"], "--out", str(tmp_path / "run"), "--clip", files["clip"]]
-    # reader only (no CLIP loss; no pairs on this generator), in two chunks
-    assert main([*train, "--steps", "300", "--groups", "hair_color,eyewear", "--no-clip-loss", "--lr", "1e-2"]) == 0
+    # reader only (no CLIP loss; no pairs on this generator), in two chunks; a CLIP-only reader
+    # first, then the two-encoder reader from train-reader, which the resume keeps
+    assert main([*train, "--steps", "300", "--groups", "hair_color,eyewear", "--no-clip-loss", "--lr", "1e-2",
+                 "--reader", "clip"]) == 0
     assert "wrote" in capsys.readouterr().out
+    from stylepaint.styleclip.universal_mapper import FILE_NAME, load_universal
+
+    assert main(["mapper", "train-reader", str(tmp_path / "run"), files["model"], "--clip", files["clip"],
+                 "--steps", "300"]) == 0
+    assert "later resumes" in capsys.readouterr().out
     assert main([*train, "--resume", "--steps", "600"]) == 0
     out = capsys.readouterr().out
-    assert "600/600 steps" in out
+    assert "600/600 steps" in out and "reader (clip+sentence) trained" in out
+    import stylepaint
+    from stylepaint.clip import load_clip
+
+    run_model = load_universal(tmp_path / "run" / FILE_NAME, stylepaint.load_generator(files["model"]),
+                               load_clip(files["clip"]))
+    assert run_model.sentence_dim == 384 and run_model.info["steps"] == 600
     state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["state"]
     assert state["step"] == 600 and state["chunks"] == 1
     assert edit(files, tmp_path / "plain.png", "--prompt", "red hair", "--alpha", "0") == 0

@@ -9,8 +9,8 @@ mapper (one model for any text, and instructions), trained in resumable chunks i
 stops, the model is copied where ``stylepaint edit --instruction`` and the editor find it.
 `stylepaint mapper train-reader RUN [--reader clip+sentence]` trains the reader of RUN's mapper
 anew (seconds), reading each text with the CLIP and the general sentence encoder, which knows
-wording the embedded portrait CLIP never saw; a later ``--resume`` of RUN writes the run's own
-reader back, so train the reader after the last chunk.
+wording the embedded portrait CLIP never saw; RUN remembers it (reader.json), and every later
+``--resume`` of RUN trains that reader again on its result.
 `stylepaint mapper ship-universal RUN [--metrics FIGURES.json]` installs it beside the embedded
 default in resources/models/ with its manifest entry.
 """
@@ -18,6 +18,7 @@ default in resources/models/ with its manifest entry.
 from __future__ import annotations
 
 READERS = ("clip+sentence", "clip")
+READER_FILE = "reader.json"     # in a run folder: the reader train-reader gave it, redone after each resume
 
 
 def register(sub) -> None:
@@ -136,6 +137,9 @@ def run_train_universal(args) -> int:
             job.close()
             print(f"stopped; the run in {args.out} resumes with --resume")
             return 130
+    settings = _reader_settings(args.out)
+    if settings is not None:               # train-reader gave this run its own reader: train it again
+        _retrain_reader(info["path"], G, clip, settings)
     target = _install(info["path"], G, clip)
     losses = info["losses"]
     print(f"{info['message']}: {info['done']}/{info['total']} steps, {info['elapsed_s']:.0f} s in all; loss "
@@ -155,29 +159,51 @@ def _install(path, G, clip):
     return target
 
 
-def run_train_reader(args) -> int:
+def _reader_settings(run) -> dict | None:
+    from pathlib import Path
+
+    from stylepaint.safe_read import read_json
+
+    path = Path(run) / READER_FILE
+    return read_json(path, "json") if path.is_file() else None
+
+
+def _retrain_reader(path, G, clip, settings: dict):
+    """Train the reader of the mapper file ``path`` with ``settings`` (reader, steps, seed); rewrite it."""
     import time
+
+    from stylepaint.styleclip.universal_mapper import load_universal, save_universal
+    from stylepaint.styleclip.universal_training import train_reader
+
+    t = time.perf_counter()
+    model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == "clip+sentence",
+                         steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)))
+    save_universal(model, path)
+    print(f"reader ({settings.get('reader')}) trained in {settings.get('steps')} steps, "
+          f"{time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
+    return model
+
+
+def run_train_reader(args) -> int:
+    import json
     from pathlib import Path
 
     from stylepaint.clip import load_clip
     from stylepaint.directions import default_clip_for
     from stylepaint.engine.render import Renderer
     from stylepaint.errors import InputError
-    from stylepaint.styleclip.universal_mapper import FILE_NAME, load_universal, save_universal
-    from stylepaint.styleclip.universal_training import train_reader
+    from stylepaint.safe_write import write_bytes_atomic
+    from stylepaint.styleclip.universal_mapper import FILE_NAME
 
     run_file = Path(args.run) / FILE_NAME
     if not run_file.is_file():
         raise InputError(f"{args.run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {args.run}")
     G = Renderer().generator(args.model, "cpu")
     clip = load_clip(args.clip or default_clip_for(G), device=G.device)
-    t = time.perf_counter()
-    model = train_reader(load_universal(run_file, G, clip), clip, sentence=args.reader == "clip+sentence",
-                         steps=args.steps, seed=args.seed)
-    save_universal(model, run_file)
-    target = _install(run_file, G, clip)
-    print(f"reader ({args.reader}) trained in {args.steps} steps, {time.perf_counter() - t:.0f} s; "
-          f"loss {model.info['reader']['last_loss']:.4f}; wrote {run_file} and {target}")
+    settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed}
+    _retrain_reader(run_file, G, clip, settings)
+    write_bytes_atomic(Path(args.run) / READER_FILE, (json.dumps(settings) + "\n").encode())
+    print(f"wrote {run_file} and {_install(run_file, G, clip)}; later resumes of {args.run} train this reader again")
     return 0
 
 
