@@ -208,3 +208,17 @@ def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip,
     assert torch.equal(again.read(x)["logits"], new.read(x)["logits"])
     with pytest.raises(ValueError, match="reader input"):
         new.read(x[:, :clip.embed_dim])
+
+
+@pytest.mark.timeout(120)
+def test_sentence_embeddings_are_remembered_within_the_cache_size(monkeypatch):
+    from stylepaint.styleclip import sentences
+
+    monkeypatch.setattr(sentences, "CACHE_SIZE", 2)
+    monkeypatch.setattr(sentences, "_cache", type(sentences._cache)())
+    texts = ["add a hat", "remove her glasses", "make the hair red", "add a hat"]
+    batch = sentences.embed(texts)                   # more distinct texts than the cache holds
+    assert batch.shape == (4, sentences.DIM) and torch.equal(batch[0], batch[3])
+    assert list(sentences._cache) == ["remove her glasses", "make the hair red"]
+    for i, t in enumerate(texts):
+        assert torch.allclose(sentences.embed([t])[0], batch[i], atol=1e-5)

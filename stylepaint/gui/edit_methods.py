@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject
 
-from stylepaint.edits import METHOD_LABELS, EditStep
+from stylepaint.edits import METHOD_LABELS, STORED, EditStep
 from stylepaint.gui.engine_jobs import mapper_edit_job, optimize_edit_job, universal_edit_job
 
 INSTRUCTION = "instruction"      # the layer stores the universal mapper's shift for this face
@@ -52,7 +52,7 @@ class EditMethods(QObject):
         if step is None:
             self.w.show_message(EMPTY_PROMPT, "warning")
             return None
-        if method == step.method and method not in ("optimize", INSTRUCTION):   # those run again for this face
+        if method == step.method and method not in STORED:   # a stored shift is made again for this face
             return None
         if method == "directions":
             self._apply(index, step, method="directions", delta=None)

@@ -15,13 +15,16 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from stylepaint.edits import METHOD_LABELS, METHODS, EditStep
+from stylepaint.edits import METHOD_LABELS, METHODS, STORED, EditStep
 from stylepaint.gui.canvas import to_qimage
 
 THUMB = 40
 #: the badge drawn on the thumbnail of a layer not made with global directions
 METHOD_BADGES = {"optimize": "mdi6.target", "mapper": "mdi6.map-outline", "instruction": "mdi6.message-text-outline"}
 BADGE = 16
+#: a layer menu's words for making a layer with a method, and for making a stored one again
+MAKE_WITH = {"instruction": "Read as an instruction (universal mapper)"}
+AGAIN = {"optimize": "Optimize again for this face", "instruction": "Read again for this face"}
 
 
 def _badged(pixmap: QPixmap, method: str) -> QPixmap:
@@ -205,10 +208,8 @@ class EditStack(QWidget):
         menu = QMenu(self)
         step = self._steps[row]
         for method in METHODS:
-            again = method == step.method and method in ("optimize", "instruction")
-            action = menu.addAction({"optimize": "Optimize again for this face", "instruction": "Read again for this face"}
-                                    [method] if again else "Read as an instruction (universal mapper)"
-                                    if method == "instruction" else f"Make with {METHOD_LABELS[method]}")
+            again = method == step.method and method in STORED      # made again for this face
+            action = menu.addAction(AGAIN[method] if again else MAKE_WITH.get(method, f"Make with {METHOD_LABELS[method]}"))
             action.setCheckable(not again)
             action.setChecked(method == step.method and not again)
             action.triggered.connect(lambda _=False, m=method: self.method_requested.emit(row, m))

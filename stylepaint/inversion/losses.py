@@ -78,11 +78,15 @@ class FeatureLoss:
             out.append(x / (x.norm(dim=1, keepdim=True) + 1e-6))
         return out
 
+    @staticmethod
+    def _perceptual(fa: list[torch.Tensor], fb: list[torch.Tensor]) -> torch.Tensor:
+        """Squared differences of unit-normalised features, averaged over positions and stages."""
+        return sum(((a - b) ** 2).sum(1).mean() for a, b in zip(fa, fb)) / len(fa)
+
     def __call__(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        fa = self._feats(image)
         fb = self._target_features(target, self._feats)
-        perceptual = sum(((a - b) ** 2).sum(1).mean() for a, b in zip(fa, fb)) / len(fa)
-        return self.weight * perceptual + self.pixel_weight * self.pixel(image, target)
+        return (self.weight * self._perceptual(self._feats(image), fb)
+                + self.pixel_weight * self.pixel(image, target))
 
 
 def oracle_loss(device="cpu", path=None) -> FeatureLoss:
@@ -128,9 +132,8 @@ class ClipFeatureLoss(FeatureLoss):
     def __call__(self, image: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         fa, ea = self._run(image)
         fb, eb = self._target_features(target, self._run)
-        perceptual = sum(((a - b) ** 2).sum(1).mean() for a, b in zip(fa, fb)) / len(fa)
         semantic = 1.0 - (ea * eb).sum(-1).mean()
-        return (self.weight * perceptual + self.embed_weight * semantic
+        return (self.weight * self._perceptual(fa, fb) + self.embed_weight * semantic
                 + self.pixel_weight * self.pixel(image, target))
 
 

@@ -86,22 +86,16 @@ def embed(texts: list[str]) -> torch.Tensor:
     if not texts:
         return torch.zeros(0, DIM)
     with _lock:
-        missing = list(dict.fromkeys(t for t in texts if t not in _cache))
+        known = {t: _cache[t] for t in texts if t in _cache}
+    missing = [t for t in dict.fromkeys(texts) if t not in known]
     if missing:
         out = _load().encode(missing, batch_size=128, convert_to_tensor=True, normalize_embeddings=True,
                              show_progress_bar=False).float().cpu()
-        with _lock:
-            for text, row in zip(missing, out):
-                _cache[text] = row.clone()
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+        known.update((t, row.clone()) for t, row in zip(missing, out))
     with _lock:
-        rows = []
-        for t in texts:
-            if t in _cache:
-                _cache.move_to_end(t)
-                rows.append(_cache[t])
-            else:           # pushed out by a batch larger than the cache: encode it again
-                rows.append(_load().encode([t], convert_to_tensor=True, normalize_embeddings=True,
-                                           show_progress_bar=False).float().cpu()[0])
-        return torch.stack(rows)
+        for t in dict.fromkeys(texts):          # remembered, newest last; the oldest go first
+            _cache[t] = known[t]
+            _cache.move_to_end(t)
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
+    return torch.stack([known[t] for t in texts])
