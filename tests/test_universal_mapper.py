@@ -19,7 +19,8 @@ from stylepaint.errors import DataFileError, InputError
 from stylepaint.portraits.latent_code import write_mapping
 from stylepaint.styleclip.phrasings import canonical, targets
 from stylepaint.styleclip.universal_mapper import condition, load_universal, save_universal
-from stylepaint.styleclip.universal_training import UniversalParams, pair_batch, train_universal
+from stylepaint.styleclip.universal_training import (LR_FLOOR, UniversalParams, learning_rate, pair_batch,
+                                                     train_universal)
 from stylepaint.tag_faces import portrait_code
 from stylepaint.training import checkpoint as ckpt
 
@@ -88,6 +89,27 @@ def test_training_resumes_exactly(tiny_generator, clip, tmp_path):
     assert last(train_universal(G, clip, tmp_path / "cut", resume=True, steps=7))[-1]["done"] == 7
     with pytest.raises(InputError, match="already holds"):
         train_universal(G, clip, tmp_path / "cut", params)
+
+
+def test_a_decay_started_on_resume_trains_as_if_planned_from_the_start(tiny_generator, clip, tmp_path):
+    G = tiny_generator
+    params = replace(FAST, steps=6, snap_steps=100)
+    planned = last(train_universal(G, clip, tmp_path / "planned", replace(params, decay_from=3)))
+    constant = last(train_universal(G, clip, tmp_path / "constant", params))
+    job = train_universal(G, clip, tmp_path / "cut", params)        # started without a decay
+    for info in job:
+        if info["done"] == 3:
+            break
+    job.close()
+    resumed = last(train_universal(G, clip, tmp_path / "cut", resume=True, decay_from=3))
+    assert resumed[-1]["losses"] == planned[-1]["losses"]
+    assert planned[-1]["losses"][:4] == constant[-1]["losses"][:4]  # same until the decay acts
+    assert planned[-1]["losses"][4:] != constant[-1]["losses"][4:]
+    assert ckpt.read_state(tmp_path / "cut")["params"]["decay_from"] == 3
+    rates = [learning_rate(replace(params, decay_from=3), s) for s in range(6)]
+    assert rates[:4] == [params.lr] * 4 and rates[3] > rates[4] > rates[5] >= params.lr * LR_FLOOR
+    with pytest.raises(InputError, match="decay"):
+        replace(params, decay_from=6)
 
 
 def test_a_time_limit_stops_and_says_so(tiny_generator, clip, tmp_path):

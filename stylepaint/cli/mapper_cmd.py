@@ -45,6 +45,8 @@ def register(sub) -> None:
     u.add_argument("--steps", type=int, default=None, metavar="N", help="training steps in all (default 3000)")
     u.add_argument("--batch", type=int, default=None, metavar="N", help="faces per step (default 4)")
     u.add_argument("--lr", type=float, default=None, metavar="LR", help="Adam learning rate (default 1e-3)")
+    u.add_argument("--decay-from", type=int, default=None, metavar="STEP",
+                   help="from this step the learning rate falls linearly to 1/20 at the last step (also on --resume)")
     u.add_argument("--groups", default=None, metavar="G,G", help="only these vocabulary groups (default all)")
     u.add_argument("--no-clip-loss", action="store_true", help="pairs and reader only (generators with the portrait code)")
     u.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
@@ -124,7 +126,8 @@ def run_train_universal(args) -> int:
         given["clip_every"] = 0
     params = None if args.resume else UniversalParams(seed=args.seed, sentence_reader=args.reader == "clip+sentence",
                                                       **given)
-    job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps)
+    job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps,
+                          decay_from=args.decay_from)
     info = None
     with tqdm(unit="step", desc="universal mapper", dynamic_ncols=True) as bar:
         try:

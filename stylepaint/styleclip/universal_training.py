@@ -39,6 +39,15 @@ from stylepaint.styleclip.universal_mapper import FILE_NAME, UniversalMapper, co
 from stylepaint.training import checkpoint as ckpt
 
 METHOD = "universal-mapper"
+LR_FLOOR = 0.05                    # the learning rate at the last step of a decaying run, as a share of ``lr``
+
+
+def learning_rate(params: "UniversalParams", step: int) -> float:
+    """Adam's rate for training step ``step`` (0-based): ``lr``, then a linear fall from ``decay_from``."""
+    if params.decay_from is None or step < params.decay_from:
+        return params.lr
+    share = (step - params.decay_from) / max(params.steps - params.decay_from, 1)
+    return params.lr * (1 - (1 - LR_FLOOR) * min(share, 1.0))
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class UniversalParams:
     steps: int = 3000              # training steps (``minutes`` may stop a run earlier; resume continues)
     batch: int = 4                 # faces per step, for the CLIP loss and for the pairs each
     lr: float = 1e-3               # Adam learning rate
+    decay_from: int | None = None  # from this step the rate falls linearly to lr x LR_FLOOR at ``steps`` (None: constant)
     truncation: float = 0.7        # psi of the training faces
     depth: int = 2                 # modulated hidden layers per group net
     hidden: int = 128              # their width
@@ -65,6 +75,8 @@ class UniversalParams:
     def __post_init__(self):
         if not (isinstance(self.steps, int) and self.steps >= 1) or self.batch < 1 or not self.lr > 0:
             raise InputError("universal mapper training needs at least one step, a batch of at least 1 and lr > 0")
+        if self.decay_from is not None and not (isinstance(self.decay_from, int) and 0 <= self.decay_from < self.steps):
+            raise InputError("the learning-rate decay must start at a step before the last")
         if self.groups is not None:
             object.__setattr__(self, "groups", tuple(self.groups))
 
@@ -116,10 +128,11 @@ def _pick(gen: torch.Generator, n: int, k: int = 1) -> torch.Tensor:
 
 
 def train_universal(G, clip, run_dir, params: UniversalParams | None = None, resume: bool = False,
-                    minutes: float | None = None, steps: int | None = None):
+                    minutes: float | None = None, steps: int | None = None, decay_from: int | None = None):
     """Job: yield progress dicts; the last has ``finished`` and ``mapper`` (also saved as
     ``run_dir/universal-mapper.safetensors``). ``resume`` continues the run's checkpoint with its
-    own settings (``steps`` may extend it); bad input raises before the first yield."""
+    own settings (``steps`` may extend it, ``decay_from`` start its learning-rate decay); bad input
+    raises before the first yield."""
     from stylepaint.directions.cache import generator_id
     from stylepaint.tag_faces import portrait_code
 
@@ -137,6 +150,8 @@ def train_universal(G, clip, run_dir, params: UniversalParams | None = None, res
     params = params or UniversalParams()
     if steps is not None:
         params = replace(params, steps=int(steps))
+    if decay_from is not None:
+        params = replace(params, decay_from=int(decay_from))
     if minutes is not None and not minutes > 0:
         raise InputError("the time limit must be positive")
     unknown = sorted(set(params.groups or ()) - {g for g, _ in targets()})
@@ -179,6 +194,8 @@ def _train(G, clip, run_dir: Path, params: UniversalParams, state, tensors, minu
     base = seconds
     try:
         while done < params.steps:
+            for group in opt.param_groups:
+                group["lr"] = learning_rate(params, done)
             loss, parts = _step(G, clip, model, corpus, objectives, gen, params, code, done)
             opt.zero_grad(set_to_none=True)
             with torch.inference_mode(False), torch.enable_grad():
