@@ -55,7 +55,7 @@ def peak_rss_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / (1 << 20)   # KiB on Linux
 
 
-def random_clip(name: str, folder: Path):
+def random_clip(name: str, folder: Path, device="cpu"):
     """open_clip ``name`` with pretrained=None saved to a file, loaded back through stylepaint."""
     import open_clip
 
@@ -65,12 +65,12 @@ def random_clip(name: str, folder: Path):
     if name == "tiny":
         config = folder / "tiny-clip.json"
         config.write_text(json.dumps(TINY_CLIP))
-        return load_clip(f"{config}:random")
+        return load_clip(f"{config}:random", device=device)
     model = open_clip.create_model(name, pretrained=None)
     weights = folder / f"{name}-random.pt"
     torch.save(model.state_dict(), weights)
     del model
-    return load_clip(f"{name}:{weights}")
+    return load_clip(f"{name}:{weights}", device=device)
 
 
 def describe_plan(G, clip, params, budget):
@@ -188,6 +188,7 @@ def main(argv=None) -> int:
     p.add_argument("--estimate", action="store_true", help="time slices of each unit instead of building")
     p.add_argument("--estimate-dims", type=int, default=16, help="CLIP dims per timed backward pass in --estimate")
     p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default="cpu", help="cpu or cuda (peak memory then also on the GPU)")
     args = p.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -196,13 +197,13 @@ def main(argv=None) -> int:
     budget = MemoryBudget.parse(args.memory)
     if args.min_cos is not None:
         linear.MIN_COS = args.min_cos
-    G = synthetic(args.arch, "cpu")         # the engine's random init, biases and noise randomised too
-    clip = random_clip(args.clip, tmp)
+    G = synthetic(args.arch, args.device)   # the engine's random init, biases and noise randomised too
+    clip = random_clip(args.clip, tmp, args.device)
     params = BuildParams(n_images=args.images, n_stats=args.stats, method="linear" if args.method == "both"
                          else args.method)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.arch} ({sum(p.numel() for p in G.parameters()) / 1e6:.1f} M "
           f"parameters) + CLIP {args.clip} random (D = {clip.embed_dim}, {clip.input_resolution} px); "
-          f"N = {args.images}; budget {budget.describe()}; models loaded: peak {peak_rss_gib():.2f} GiB")
+          f"N = {args.images}; budget {budget.describe(G.device)}; models loaded: peak {peak_rss_gib():.2f} GiB")
     print("plan (if the early stop is kept):\n" + describe_plan(G, clip, params, budget))
     if args.estimate:
         estimate(G, clip, params, budget, args.estimate_dims)
@@ -214,7 +215,8 @@ def main(argv=None) -> int:
         rel = info["relevance"]
         results[method] = rel
         state = (f"stopped at {info['done']:.0f}/{info['total']} channels" if stopped else "complete")
-        print(f"{method}: {seconds:.1f} s ({seconds / 60:.1f} min), {state}; peak RSS {peak_rss_gib():.2f} GiB; "
+        gpu = (f", GPU peak {torch.cuda.max_memory_allocated() / (1 << 30):.2f} GiB" if G.device.type == "cuda" else "")
+        print(f"{method}: {seconds:.1f} s ({seconds / 60:.1f} min), {state}; peak RSS {peak_rss_gib():.2f} GiB{gpu}; "
               f"early stop {rel.meta.get('early_stop_used')} (check {rel.meta.get('early_stop_check_cos')}); "
               f"linear groups {rel.meta.get('linear')}", flush=True)
         if args.fidelity and not stopped:

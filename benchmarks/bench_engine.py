@@ -128,9 +128,20 @@ def build_official(G, official_dir: str, device, via_pickle: bool = False):
     return Go.eval().requires_grad_(False).to(device)
 
 
+FORCE_FP32 = False   # --fp32: float32 on CUDA as well
+
+
 def official(G, z):
     with torch.no_grad():
-        return G(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=z.device.type == "cpu")
+        return G(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=FORCE_FP32 or z.device.type == "cpu")
+
+
+def without_fp16(G):
+    """Our generator with every block in float32 (the fp16 blocks run fp16 on CUDA only)."""
+    for module in G.modules():
+        if hasattr(module, "use_fp16"):
+            module.use_fp16 = False
+    return G
 
 
 def synthetic(name: str, device):
@@ -156,15 +167,20 @@ def main() -> int:
     p.add_argument("--max-repeats", type=int, default=50)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--official", default=None, help="a checkout of NVlabs/stylegan2-ada-pytorch to compare with")
+    p.add_argument("--fp32", action="store_true",
+                   help="float32 everywhere on CUDA too (ours: no fp16 blocks; NVIDIA's: force_fp32=True)")
     p.add_argument("--via-pickle", action="store_true",
                    help="hand a --synthetic generator to NVIDIA's code through a pickle and legacy.load_network_pkl")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    global FORCE_FP32
+    FORCE_FP32 = args.fp32
     cases = [(Path(m).name, lambda dev, m=m: load_generator(m, dev), m) for m in args.models]
     cases += [(name, lambda dev, name=name: synthetic(name, dev), None) for name in args.synthetic]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs; "
-          f"ms/img = minimum over alternating runs (median)")
+    gpu = f", {torch.cuda.get_device_name()}" if "cuda" in args.devices else ""
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} CPUs{gpu}; "
+          f"{'float32 everywhere; ' if args.fp32 else ''}ms/img = minimum over alternating runs (median)")
     header = f"{'model':<28} {'res':>5} {'device':<6} {'batch':>5} {'runs':>4} {'stylepaint ms/img':>22}"
     if args.official:
         header += f" {'official ms/img':>22} {'speed-up':>8} {'ours/official (median)':>22} {'rel. diff':>9}"
@@ -174,6 +190,8 @@ def main() -> int:
     for name, make, path in cases:
         for dev in args.devices:
             G = make(dev)
+            if args.fp32:
+                G = without_fp16(G)
             Go = None
             if args.official:
                 Go = load_official(path, args.official, dev) if path and path.endswith(".pkl") else \
