@@ -185,6 +185,9 @@ def main(argv=None) -> int:
     p.add_argument("--fidelity", type=int, default=0, help="channels sampled for the row-cosine check")
     p.add_argument("--min-cos", type=float, default=None,
                    help="the linear method's acceptance threshold (default linear.MIN_COS; -1 always accepts)")
+    p.add_argument("--sketch-cos", type=float, default=None,
+                   help=f"held-out share the linear build's subspace sketch must keep (default {linear.SKETCH_COS}; "
+                        "above 1: no sketch)")
     p.add_argument("--estimate", action="store_true", help="time slices of each unit instead of building")
     p.add_argument("--estimate-dims", type=int, default=16, help="CLIP dims per timed backward pass in --estimate")
     p.add_argument("--threads", type=int, default=None)
@@ -197,6 +200,8 @@ def main(argv=None) -> int:
     budget = MemoryBudget.parse(args.memory)
     if args.min_cos is not None:
         linear.MIN_COS = args.min_cos
+    if args.sketch_cos is not None:
+        linear.SKETCH_COS = args.sketch_cos
     G = synthetic(args.arch, args.device)   # the engine's random init, biases and noise randomised too
     clip = random_clip(args.clip, tmp, args.device)
     params = BuildParams(n_images=args.images, n_stats=args.stats, method="linear" if args.method == "both"

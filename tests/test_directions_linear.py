@@ -129,3 +129,33 @@ def test_backward_batch_follows_the_memory_budget(tiny_g, clip):
     last = len(tiny_g.synthesis.block_resolutions) - 1
     assert linear.vjp_batch(tiny_g, clip, 0, last, MemoryBudget(1 << 40)) == clip.embed_dim    # all at once
     assert linear.vjp_batch(tiny_g, clip, 0, last, MemoryBudget(1)) == 1
+
+
+def test_sketch_basis_finds_the_subspace_the_rows_live_in():
+    gen = torch.Generator().manual_seed(0)
+    sub = torch.linalg.qr(torch.randn(64, 5, generator=gen)).Q.t()          # 5 directions of a 64-d space
+    images = [unit_rows(torch.randn(300, 5, generator=gen) @ sub) for _ in range(3)]
+    basis, kept = linear.sketch_basis(images)
+    assert basis.shape == (5, 64) and kept > 0.999
+    assert torch.allclose(basis @ basis.t(), torch.eye(5), atol=1e-5)
+    assert torch.allclose((images[0] @ basis.t()) @ basis, images[0], atol=1e-4)
+    # rows spread over every direction: no basis narrower than half the space keeps them
+    spread_rows = [unit_rows(torch.randn(300, 64, generator=gen)) for _ in range(3)]
+    basis, kept = linear.sketch_basis(spread_rows)
+    assert basis is None and kept < linear.SKETCH_COS
+
+
+def test_sketched_build_matches_the_full_linear_build(monkeypatch, tiny_g, clip):
+    monkeypatch.setattr(linear, "MIN_COS", -2.0)
+    params = replace(LINEAR, n_images=6)
+    monkeypatch.setattr(linear, "SKETCH_COS", 2.0)                  # no k can keep more than everything
+    full_rel = run(build(tiny_g, clip, params, batch_size=BATCH, use_cache=False))
+    assert full_rel.meta["linear"][0]["sketch_k"] is None
+    monkeypatch.setattr(linear, "SKETCH_COS", 0.95)
+    monkeypatch.setattr(linear, "SKETCH_MAX_SHARE", 1.0)
+    sketched = run(build(tiny_g, clip, params, batch_size=BATCH, use_cache=False))
+    k = sketched.meta["linear"][0]["sketch_k"]
+    assert k is not None and k < clip.embed_dim and sketched.meta["linear"][0]["sketch_kept"] >= 0.95
+    built = full_rel.R.norm(dim=1) > 0                             # toRGB rows stay empty
+    cos = (sketched.R[built] * full_rel.R[built]).sum(1)
+    assert cos.mean() > 0.95 and not torch.equal(sketched.R, full_rel.R)

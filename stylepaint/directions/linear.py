@@ -18,6 +18,16 @@ block its own.
   ``CHECK_IMAGES`` images are compared with finite-difference rows on the same images; a
   group whose mean cosine is below ``MIN_COS`` is built with finite differences (the build's
   ``meta["linear"]`` says which groups, and the cosine).
+
+The subspace sketch. A channel's row lives in CLIP's D-dimensional space, but the rows of
+all channels of one model crowd into far fewer directions (what the image tower can notice
+of a face). The first ``SKETCH_IMAGES`` images get full Jacobians (D backward passes each);
+the leading right singular vectors of their rows form a basis V (k x D), with k the smallest
+that keeps ``SKETCH_COS`` of the last of them when V is taken from the others alone (a
+held-out check inside the build); every later image then needs k backward passes
+(cotangents V instead of the identity) and its rows are ``(J^T V^T) V``. Where no k below
+``SKETCH_MAX_SHARE`` x D holds, every image gets the full D passes. ``meta["linear"]`` records
+k and the held-out share.
 """
 
 from __future__ import annotations
@@ -31,6 +41,9 @@ MIN_COS = 0.95          # sampled linear rows must agree this well with finite d
 CHECK_SAMPLES = 8       # channels sampled per group for that check
 CHECK_IMAGES = 2        # images the check uses (their Jacobians count towards the result)
 BACKWARD_COST = 2.0     # a backward pass costs about this many forward passes
+SKETCH_IMAGES = 3       # images with full Jacobians, from which the sketch's basis comes
+SKETCH_COS = 0.99       # the basis must keep this mean cosine of held-out rows
+SKETCH_MAX_SHARE = 0.5  # a basis wider than this share of D saves too little: no sketch
 
 
 def groups(G, clip, layers, params: BuildParams) -> list[tuple[int, int, list]]:
@@ -79,11 +92,12 @@ def vjp_batch(G, clip, start: int, last: int, budget: MemoryBudget | None = None
 
 
 def image_jacobian(G, clip, styles: dict, layers, start: int, last: int, params: BuildParams,
-                   batch: int):
-    """Yield (dimensions done, None) per batched backward pass, then (D, J [sum C_l, D]).
+                   batch: int, basis: torch.Tensor | None = None):
+    """Yield (passes done, None) per batched backward pass, then (passes, J [sum C_l, D]).
 
     ``styles``: one image's styles (name -> [1, C]); J's rows are the channels of ``layers``
-    in order: the derivative of CLIP's unit embedding with respect to each.
+    in order: the derivative of CLIP's unit embedding with respect to each. With ``basis``
+    (k x D, orthonormal rows) only k passes run and J is projected onto the basis' span.
     """
     synth = G.synthesis
     with torch.no_grad():
@@ -94,13 +108,38 @@ def image_jacobian(G, clip, styles: dict, layers, start: int, last: int, params:
         run.update({l.name: leaf for l, leaf in zip(layers, leaves)})
         _, out = synth.run_blocks(run, params.noise_mode, start, last + 1, x=x, img=img)
         emb = encode(clip, out)[0]
-        eye = torch.eye(emb.shape[0], device=emb.device, dtype=emb.dtype)
+        cotangents = (torch.eye(emb.shape[0], device=emb.device, dtype=emb.dtype) if basis is None
+                      else basis.to(emb.device, emb.dtype))
+        passes = cotangents.shape[0]
         parts = []
-        for d0 in range(0, emb.shape[0], batch):
-            grads = torch.autograd.grad(emb, leaves, eye[d0:d0 + batch], retain_graph=True, is_grads_batched=True)
+        for d0 in range(0, passes, batch):
+            grads = torch.autograd.grad(emb, leaves, cotangents[d0:d0 + batch], retain_graph=True,
+                                        is_grads_batched=True)
             parts.append(torch.cat([g[:, 0] for g in grads], dim=1).detach())
-            yield float(min(d0 + batch, emb.shape[0])), None
-    yield float(emb.shape[0]), torch.cat(parts).t().float().cpu()
+            yield float(min(d0 + batch, passes)), None
+    J = torch.cat(parts).t().float().cpu()
+    yield float(passes), (J if basis is None else J @ basis.float().cpu())
+
+
+def _kept(rows: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+    """Mean over ``rows`` (unit) of the norm kept by the first k rows of ``basis``, for every k."""
+    return ((rows @ basis.t()) ** 2).cumsum(1).clamp_max(1.0).sqrt().mean(0)
+
+
+def sketch_basis(images: list[torch.Tensor], min_cos: float | None = None,
+                 max_share: float | None = None) -> tuple[torch.Tensor | None, float]:
+    """(basis k x D from all ``images``' unit rows, held-out kept share), or (None, best share)
+    when no k <= max_share x D keeps ``min_cos`` of the last image's rows with a basis from the others."""
+    min_cos = SKETCH_COS if min_cos is None else min_cos
+    max_share = SKETCH_MAX_SHARE if max_share is None else max_share
+    *fit, held_out = images
+    limit = max(1, int(held_out.shape[1] * max_share))
+    kept = _kept(held_out, torch.linalg.svd(torch.cat(fit), full_matrices=False).Vh)[:limit]
+    enough = (kept >= min_cos).nonzero()
+    if not len(enough):
+        return None, float(kept[-1])
+    k = int(enough[0]) + 1
+    return torch.linalg.svd(torch.cat(images), full_matrices=False).Vh[:k].contiguous(), float(kept[k - 1])
 
 
 def group_rows(G, clip, styles0: dict, layers, start: int, last: int, mean, std, params: BuildParams,
@@ -114,18 +153,28 @@ def group_rows(G, clip, styles0: dict, layers, start: int, last: int, mean, std,
     width = sum(l.channels for l in layers)
     batch = vjp_batch(G, clip, start, last, budget)
     sums = torch.zeros(width, clip.embed_dim)
-    check = None
+    check, basis, full = None, None, []
+    sketch = n > SKETCH_IMAGES + 1                    # fewer images: the full passes cost no more
     for i in range(n):
-        for dims, J in image_jacobian(G, clip, {k: v[i:i + 1] for k, v in styles0.items()}, layers, start, last,
-                                      params, batch):
+        passes = clip.embed_dim if basis is None else basis.shape[0]
+        for done, J in image_jacobian(G, clip, {k: v[i:i + 1] for k, v in styles0.items()}, layers, start, last,
+                                      params, batch, basis):
             if J is None:
-                yield width * (i + dims / clip.embed_dim) / n
+                yield width * (i + done / passes) / n
         sums += unit_rows(J)
+        if sketch and i < SKETCH_IMAGES:
+            full.append(unit_rows(J))
+            if i + 1 == SKETCH_IMAGES:
+                basis, kept = sketch_basis(full)
+                check_sketch = {"sketch_k": None if basis is None else basis.shape[0], "sketch_kept": round(kept, 4)}
+                full = []
         if i + 1 == min(CHECK_IMAGES, n):
             check = fidelity(G, clip, {k: v[:i + 1] for k, v in styles0.items()}, layers, unit_rows(sums),
                              mean, std, params, finite_batch)
             if check["cos"] < MIN_COS:
                 return None, check
+    if sketch:
+        check.update(check_sketch)
     rows = unit_rows(sums)
     out, offset = {}, 0
     for layer in layers:
