@@ -7,7 +7,7 @@ engine's random-init path; speed does not depend on the weights) and an open_cli
     # the real build (all layers), then fidelity on 200 sampled channels against finite differences
     python benchmarks/bench_directions_big.py --arch config-f-1024 --method linear --images 1 --fidelity 200
     # what each unit of the plan costs, measured on a slice and scaled (minutes, not hours)
-    python benchmarks/bench_directions_big.py --arch config-f-1024 --estimate
+    python benchmarks/bench_directions_big.py --arch config-f-1024 --estimate --method both
     # check the script on a small generator with a tiny CLIP; both methods, top-k agreement on 20 prompts
     python benchmarks/bench_directions_big.py --arch small --clip tiny --method both --images 3
 
@@ -133,13 +133,13 @@ def topk_agreement(G, clip, a, b, k: int = 10) -> float:
     return statistics.mean(shares)
 
 
-def estimate(G, clip, params, budget, dims: int) -> None:
+def estimate(G, clip, params, budget, dims: int, methods=("finite", "linear"), sketch_k: int | None = None) -> None:
     """Time a slice of each plan unit (one image) and scale it to the whole unit and N images."""
     styles0 = image_styles(G, replace(params, n_images=1))
     mean, std = style_statistics(G, 200, 0)
     layers = [l for l in G.style_layers if not l.is_torgb]
-    total = {"finite": 0.0, "linear": 0.0}
-    for method in ("finite", "linear"):
+    total = {method: 0.0 for method in methods}
+    for method in methods:
         p = replace(params, method=method)
         for kind, start, last, group in plan(G, clip, p, layers):
             if kind == "linear":
@@ -170,6 +170,13 @@ def estimate(G, clip, params, budget, dims: int) -> None:
     for method, seconds in total.items():
         print(f"{method:7}: {seconds / 60:7.1f} min per image -> {seconds * params.n_images / 60:7.1f} min "
               f"for N = {params.n_images}")
+    if sketch_k and "linear" in total:
+        full = min(linear.SKETCH_IMAGES, params.n_images)
+        n_sketched = params.n_images - full if params.n_images > linear.SKETCH_IMAGES + 1 else 0
+        full += params.n_images - full - n_sketched
+        seconds = total["linear"] * (full + n_sketched * sketch_k / clip.embed_dim)
+        print(f"linear with a sketch of k = {sketch_k}: {full} full images + {n_sketched} at {sketch_k}/"
+              f"{clip.embed_dim} of the passes -> {seconds / 60:7.1f} min for N = {params.n_images}")
 
 
 def main(argv=None) -> int:
@@ -188,6 +195,10 @@ def main(argv=None) -> int:
     p.add_argument("--sketch-cos", type=float, default=None,
                    help=f"held-out share the linear build's subspace sketch must keep (default {linear.SKETCH_COS}; "
                         "above 1: no sketch)")
+    p.add_argument("--sketch-k", type=int, default=None,
+                   help="with --estimate: also the time with the subspace sketch of this width (measured by a build)")
+    p.add_argument("--full-resolution", action="store_true",
+                   help="no early stop (what the build falls back to when its check fails, as on random weights)")
     p.add_argument("--estimate", action="store_true", help="time slices of each unit instead of building")
     p.add_argument("--estimate-dims", type=int, default=16, help="CLIP dims per timed backward pass in --estimate")
     p.add_argument("--threads", type=int, default=None)
@@ -205,13 +216,14 @@ def main(argv=None) -> int:
     G = synthetic(args.arch, args.device)   # the engine's random init, biases and noise randomised too
     clip = random_clip(args.clip, tmp, args.device)
     params = BuildParams(n_images=args.images, n_stats=args.stats, method="linear" if args.method == "both"
-                         else args.method)
+                         else args.method, early_stop=not args.full_resolution)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; {args.arch} ({sum(p.numel() for p in G.parameters()) / 1e6:.1f} M "
           f"parameters) + CLIP {args.clip} random (D = {clip.embed_dim}, {clip.input_resolution} px); "
           f"N = {args.images}; budget {budget.describe(G.device)}; models loaded: peak {peak_rss_gib():.2f} GiB")
-    print("plan (if the early stop is kept):\n" + describe_plan(G, clip, params, budget))
+    print(f"plan ({'full resolution' if args.full_resolution else 'if the early stop is kept'}):\n" + describe_plan(G, clip, params, budget))
     if args.estimate:
-        estimate(G, clip, params, budget, args.estimate_dims)
+        estimate(G, clip, params, budget, args.estimate_dims,
+                 ("finite", "linear") if args.method == "both" else (args.method,), args.sketch_k)
         return 0
     results = {}
     for method in (("finite", "linear") if args.method == "both" else (args.method,)):
