@@ -91,8 +91,10 @@ def reader_figures(model, clip, held):
 
 
 @torch.no_grad()
-def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None):
-    """success/kept (oracle) and code success of the universal edits (and of directions)."""
+def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None, misses=None):
+    """success/kept (oracle) and code success of the universal edits (and of directions).
+    ``misses``: a list that receives (phrasing, what the reader understood, row) for each
+    universal edit with oracle success below the goal."""
     from stylepaint.engine import stylespace
     from stylepaint.errors import InputError
     from stylepaint.styleclip.instructions import understand
@@ -120,6 +122,8 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
             u = None
         if u is None or u.group is None:
             rows["universal"].append({"success": 0.0, "kept": 1.0, "code": 0.0})
+            if misses is not None:
+                misses.append((p, "refused", rows["universal"][-1]))
             continue
         dws = model(ws, condition(clip, u.target, u.neutral), alpha=u.strength)
         made = {"universal": (stylespace.flatten(G.styles(ws + dws)), ws + dws)}
@@ -137,6 +141,9 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
                 row["code"] = float(np.mean([r["attributes"][p.group] == p.value
                                              for r in code.decode(new_ws[:, 0].double().cpu().numpy())]))
             rows[name].append(row)
+        if misses is not None and rows["universal"][-1].get("success", 1.0) < SUCCESS:
+            misses.append((p, f"{u.group}={u.value}" + (f" x{u.strength:g}" if u.strength != 1 else ""),
+                           rows["universal"][-1]))
     return {name: {k: float(np.mean([r[k] for r in rs if k in r])) for k in ("success", "kept", "code")
                    if any(k in r for r in rs)} for name, rs in rows.items() if rs}
 
@@ -210,6 +217,8 @@ def main(argv=None) -> int:
     p.add_argument("--fixture", action="store_true", help="smoke run on code-tiny with a tiny random CLIP")
     p.add_argument("--train-steps", type=int, default=1500, help="--fixture: training steps")
     p.add_argument("--list", action="store_true", help="print the held-out phrasings measured")
+    p.add_argument("--misses", action="store_true",
+                   help="list the universal edits below the success goal, with what the reader understood")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--json", default=None, metavar="FILE",
                    help="also write the figures here (stylepaint mapper ship-universal --metrics reads it)")
@@ -257,8 +266,13 @@ def main(argv=None) -> int:
         directions = (open_editor(G, clip.spec, build_missing=True), args.dir_alpha, args.dir_beta)
     for name, items in (("instructions", instr), ("descriptions", descr)):
         t = time.perf_counter()
-        figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions)
+        misses = [] if args.misses else None
+        figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions, misses)
         report["edits"][name] = figs
+        for q, read, row in misses or []:
+            want = f"{q.group}={q.value}" + (f" x{q.strength:g}" if q.strength != 1 else "")
+            print(f"  below {SUCCESS:.0%}: {q.text!r:38} wants {want:24} read {read:24} " +
+                  "  ".join(f"{k} {v:6.1%}" for k, v in row.items()))
         for method, f in figs.items():
             parts = "  ".join(f"{k} {v:7.2%}" for k, v in f.items())
             print(f"edits   {name:12} {method:10} {parts}   ({len(items)} phrasings x {args.faces} faces, "
