@@ -144,6 +144,34 @@ def test_pairs_are_exact_and_supervise_the_mapper(code_generator, clip, tmp_path
     assert err < 0.85 * true.pow(2).sum(-1).mean()
 
 
+def test_the_clip_loss_skips_absences_where_pairs_teach_them(code_generator, tiny_generator, clip, tmp_path,
+                                                            monkeypatch):
+    from stylepaint.styleclip import universal_training
+    from stylepaint.styleclip.phrasings import absences
+
+    used = []
+    real = universal_training.Objective
+
+    def recording(G, clip, text, neutral, *args):
+        used.append(text)
+        return real(G, clip, text, neutral, *args)
+
+    monkeypatch.setattr(universal_training, "Objective", recording)
+    params = replace(FAST, steps=40, snap_steps=1000, pixel=0.0)
+    corpus = universal_training._Corpus(clip, GROUPS)
+    absent = {corpus.cond_texts[i][0] for i, t in enumerate(corpus.cond_target.tolist())
+              if corpus.targets[t] in absences()}
+    assert absent and "a portrait of a person with no glasses" in absent
+    last(train_universal(code_generator, clip, tmp_path / "pairs", params))
+    assert used and not set(used) & absent                 # pairs teach "no glasses"
+    used.clear()
+    last(train_universal(code_generator, clip, tmp_path / "all", replace(params, clip_absences=True)))
+    assert set(used) & absent
+    used.clear()
+    last(train_universal(tiny_generator, clip, tmp_path / "no-pairs", params))
+    assert set(used) & absent                              # without pairs the CLIP loss is all there is
+
+
 def test_saved_file_reloads_and_refuses_another_model(tiny_generator, code_generator, clip, tmp_path):
     model = last(train_universal(tiny_generator, clip, tmp_path / "run", FAST))[-1]["mapper"]
     path = tmp_path / "run" / "universal-mapper.safetensors"

@@ -137,6 +137,14 @@ def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[P
     return [p for t, p in out.items() if t not in clash]
 
 
+def absences() -> set[tuple[str, str]]:
+    """The targets that say something is not there ("no bangs", "no glasses"): the rest value of
+    each item group. CLIP reads such a text much as the thing itself, so its loss pulls the
+    wrong way there."""
+    data = load_instructions()
+    return {(g, info["rest"]) for g, info in data["groups"].items() if info["family"] == "item" and "rest" in info}
+
+
 def canonical(group: str, value: str) -> tuple[str, str]:
     """(target text, neutral text) of a vocabulary target: the prompts the edit benchmarks use,
     "a portrait of a person with red hair" from "a portrait of a person"."""

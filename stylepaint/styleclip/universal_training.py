@@ -34,7 +34,7 @@ import torch.nn.functional as F
 
 from stylepaint.errors import InputError
 from stylepaint.styleclip.objective import LossWeights, Objective
-from stylepaint.styleclip.phrasings import UNKNOWN, canonical, phrasings, targets
+from stylepaint.styleclip.phrasings import UNKNOWN, absences, canonical, phrasings, targets
 from stylepaint.styleclip.universal_mapper import FILE_NAME, UniversalMapper, condition, save_universal
 from stylepaint.training import checkpoint as ckpt
 
@@ -62,6 +62,7 @@ class UniversalParams:
     scale: float = 1.0             # ΔW+ = scale · net(w, text) (its output layer starts at 0.1 x default init)
     reader_batch: int = 64         # phrasings per step for the reader
     clip_every: int = 1            # a CLIP-loss batch every this many steps (0: none, pairs only)
+    clip_absences: bool = False    # the CLIP loss on "no X" targets too (CLIP reads "no bangs" much as bangs)
     pair: float = 1.0              # weight of the W+ pair loss
     pixel: float = 1.0             # weight of the pixel pair loss
     pixel_resolution: int = 32     # pictures compared at most this size
@@ -121,6 +122,8 @@ class _Corpus:
                 self.cond_target.append(index[(p.group, p.value)])
         self.cond = torch.stack([condition(clip, t, n) for t, n in self.cond_texts])
         self.cond_target = torch.tensor(self.cond_target)
+        absent = absences()
+        self.cond_present = [i for i, t in enumerate(self.cond_target.tolist()) if self.targets[t] not in absent]
 
 
 def _pick(gen: torch.Generator, n: int, k: int = 1) -> torch.Tensor:
@@ -282,7 +285,10 @@ def _step(G, clip, model, corpus: _Corpus, objectives: dict, gen: torch.Generato
             total = total + params.reader * reader
             parts["reader"] = float(reader.detach())
         if params.clip_every and step % params.clip_every == 0:
-            i = int(_pick(gen, len(corpus.cond_texts)))
+            if params.clip_absences or code is None:
+                i = int(_pick(gen, len(corpus.cond_texts)))
+            else:                  # with pairs to teach it, "no bangs" gets no CLIP loss
+                i = corpus.cond_present[int(_pick(gen, len(corpus.cond_present)))]
             if i not in objectives:
                 text, neutral = corpus.cond_texts[i]
                 objectives[i] = Objective(G, clip, text, neutral, "all", params.weights)
