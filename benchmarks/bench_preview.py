@@ -112,6 +112,7 @@ def main() -> int:
     fine_from = G.synthesis.block_resolutions[len(G.synthesis.block_resolutions) // 2 + 1]
     groups = {"every layer": set(styles),
               f"layers >= {fine_from} px": {l.name for l in G.style_layers if l.resolution >= fine_from}}
+    drag_ms(G, styles, direction, set(styles), sizes[0], 3, precisions[0])    # warm-up: first allocations, thread pool
     for s in sizes:
         for p in precisions:
             for label, layers in groups.items():

@@ -15,6 +15,7 @@ from PySide6.QtCore import QObject, Signal
 from stylepaint.document import quantize_mask
 from stylepaint.edits import EditStep
 from stylepaint.editor_state import EditorState, History
+from stylepaint.gui.preview_size import AdaptivePreview
 from stylepaint.gui.worker import NOT_BUILT
 
 CHANNELS = ("main", "before")
@@ -37,6 +38,7 @@ class Controller(QObject):
         self.result: dict | None = None           # last shown main result (image + metadata)
         self.full_result: dict | None = None      # last shown full-resolution main result
         self.model_meta: dict = {}
+        self.preview = AdaptivePreview()          # the preview size while a slider moves
         self._model_fallback: EditorState | None = None
         self._quiet_errors = 0
         self._render_message = None
@@ -131,10 +133,9 @@ class Controller(QObject):
         if before:
             s = s.with_(edits=(), draft=None, blend=None, morph=None)
         resolution = int(self.model_meta.get("resolution") or 256)
-        preview_size = self.settings["preview_size"]
         extra = {
             "device": self.settings["device"],
-            "preview_size": preview_size if preview and preview_size and resolution > preview_size else None,
+            "preview_size": self.preview.next_size(self.settings["preview_size"], resolution) if preview else None,
             "heatmap": bool(self.w.canvas.show_heatmap) and not before,
         }
         return s.render_args(size=resolution, **extra)
@@ -177,8 +178,11 @@ class Controller(QObject):
         self.model_meta = {k: meta.get(k) for k in ("model", "model_id", "device", "resolution", "num_ws")}
         self.model_meta["w_dim"] = None if meta.get("ws") is None else int(meta["ws"].shape[-1])
         self.result = result
-        if not (result.get("args") or {}).get("preview_size"):
+        if not args.get("preview_size"):
             self.full_result = result
+        elif channel == "main":                  # the next preview as big as the frame budget allows
+            self.preview.observe(args["preview_size"], (result.get("timings") or {}).get("total_ms", 0.0),
+                                 self.settings["preview_size"])
         self.w.canvas.set_image(result["image"], logical_size=meta.get("resolution"))
         self.w.canvas.set_heatmap(meta.get("heatmap"))
         self.w.edit_stack.set_picture(result["image"], self.state.masks)
