@@ -17,7 +17,7 @@ def drag(policy, cost_per_pixel_ms, largest=256, resolution=1024, frames=12):
 
 def test_a_slow_model_gets_smaller_previews_until_they_fit():
     policy = AdaptivePreview()
-    per_pixel = 500.0 / 256 ** 2                       # 500 ms at 256 px, as config-f 1024 on a laptop
+    per_pixel = 1000.0 / 256 ** 2                      # 1 s at 256 px: 250 ms at 128, 62 ms at 64
     sizes = drag(policy, per_pixel)
     assert sizes[:3] == [256, 128, 64]
     assert sizes[-1] == 64 and per_pixel * 64 ** 2 <= BUDGET_MS
@@ -28,7 +28,7 @@ def test_a_fast_model_keeps_the_largest_preview_the_setting_allows():
     policy = AdaptivePreview()
     assert drag(policy, 1e-5, largest=256) == [256] * 12
     policy = AdaptivePreview()
-    drag(policy, 500.0 / 256 ** 2, frames=3)           # a slow spell (another process busy, say) ...
+    drag(policy, 1000.0 / 256 ** 2, frames=3)          # a slow spell (another process busy, say) ...
     assert policy.next_size(256, 1024) == 64
     assert drag(policy, 1e-5, largest=256, frames=4) == [64, 128, 256, 256]   # ... then fast frames
 
@@ -43,6 +43,6 @@ def test_never_below_the_smallest_nor_a_preview_as_big_as_the_picture():
 
 def test_another_model_starts_from_the_setting_again():
     policy = AdaptivePreview()
-    drag(policy, 500.0 / 256 ** 2)
+    drag(policy, 1000.0 / 256 ** 2)
     assert policy.next_size(256, 1024) == 64
     assert policy.next_size(256, 512) == 256
