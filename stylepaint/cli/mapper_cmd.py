@@ -17,7 +17,8 @@ default in resources/models/ with its manifest entry.
 
 from __future__ import annotations
 
-READERS = ("clip+sentence", "clip")
+SENTENCE_READER = "clip+sentence"   # the reader that also reads the sentence encoder (the default)
+READERS = (SENTENCE_READER, "clip")
 READER_FILE = "reader.json"     # in a run folder: the reader train-reader gave it, redone after each resume
 
 
@@ -124,7 +125,7 @@ def run_train_universal(args) -> int:
         given["groups"] = tuple(g.strip() for g in args.groups.split(",") if g.strip())
     if args.no_clip_loss:
         given["clip_every"] = 0
-    params = None if args.resume else UniversalParams(seed=args.seed, sentence_reader=args.reader == "clip+sentence",
+    params = None if args.resume else UniversalParams(seed=args.seed, sentence_reader=args.reader == SENTENCE_READER,
                                                       **given)
     job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps,
                           decay_from=args.decay_from)
@@ -179,7 +180,7 @@ def _retrain_reader(path, G, clip, settings: dict):
     from stylepaint.styleclip.universal_training import train_reader
 
     t = time.perf_counter()
-    model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == "clip+sentence",
+    model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == SENTENCE_READER,
                          steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)))
     save_universal(model, path)
     print(f"reader ({settings.get('reader')}) trained in {settings.get('steps')} steps, "
