@@ -171,9 +171,8 @@ def estimate(G, clip, params, budget, dims: int, methods=("finite", "linear"), s
         print(f"{method:7}: {seconds / 60:7.1f} min per image -> {seconds * params.n_images / 60:7.1f} min "
               f"for N = {params.n_images}")
     if sketch_k and "linear" in total:
-        full = min(linear.SKETCH_IMAGES, params.n_images)
-        n_sketched = params.n_images - full if params.n_images > linear.SKETCH_IMAGES + 1 else 0
-        full += params.n_images - full - n_sketched
+        n_sketched = params.n_images - linear.SKETCH_IMAGES if linear.sketches(params.n_images) else 0
+        full = params.n_images - n_sketched
         seconds = total["linear"] * (full + n_sketched * sketch_k / clip.embed_dim)
         print(f"linear with a sketch of k = {sketch_k}: {full} full images + {n_sketched} at {sketch_k}/"
               f"{clip.embed_dim} of the passes -> {seconds / 60:7.1f} min for N = {params.n_images}")

@@ -142,6 +142,11 @@ def sketch_basis(images: list[torch.Tensor], min_cos: float | None = None,
     return torch.linalg.svd(torch.cat(images), full_matrices=False).Vh[:k].contiguous(), float(kept[k - 1])
 
 
+def sketches(n_images: int) -> bool:
+    """Whether a build of ``n_images`` uses the sketch: with fewer, the full passes cost no more."""
+    return n_images > SKETCH_IMAGES + 1
+
+
 def group_rows(G, clip, styles0: dict, layers, start: int, last: int, mean, std, params: BuildParams,
                budget: MemoryBudget | None = None, finite_batch: int = 16):
     """Yield progress (channels' worth done, as a float); return (rows by layer name or None, check).
@@ -154,16 +159,17 @@ def group_rows(G, clip, styles0: dict, layers, start: int, last: int, mean, std,
     batch = vjp_batch(G, clip, start, last, budget)
     sums = torch.zeros(width, clip.embed_dim)
     check, basis, full = None, None, []
-    sketch = n > SKETCH_IMAGES + 1                    # fewer images: the full passes cost no more
+    sketch = sketches(n)
     for i in range(n):
         passes = clip.embed_dim if basis is None else basis.shape[0]
         for done, J in image_jacobian(G, clip, {k: v[i:i + 1] for k, v in styles0.items()}, layers, start, last,
                                       params, batch, basis):
             if J is None:
                 yield width * (i + done / passes) / n
-        sums += unit_rows(J)
+        rows_i = unit_rows(J)
+        sums += rows_i
         if sketch and i < SKETCH_IMAGES:
-            full.append(unit_rows(J))
+            full.append(rows_i)
             if i + 1 == SKETCH_IMAGES:
                 basis, kept = sketch_basis(full)
                 check_sketch = {"sketch_k": None if basis is None else basis.shape[0], "sketch_kept": round(kept, 4)}
