@@ -128,12 +128,10 @@ def build_official(G, official_dir: str, device, via_pickle: bool = False):
     return Go.eval().requires_grad_(False).to(device)
 
 
-FORCE_FP32 = False   # --fp32: float32 on CUDA as well
-
-
-def official(G, z):
+def official(G, z, fp32: bool = False):
+    """NVIDIA's generator; float32 on the CPU always (as ours runs there), on CUDA with ``fp32``."""
     with torch.no_grad():
-        return G(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=FORCE_FP32 or z.device.type == "cpu")
+        return G(z, None, truncation_psi=0.7, noise_mode="const", force_fp32=fp32 or z.device.type == "cpu")
 
 
 def without_fp16(G):
@@ -174,8 +172,6 @@ def main() -> int:
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    global FORCE_FP32
-    FORCE_FP32 = args.fp32
     cases = [(Path(m).name, lambda dev, m=m: load_generator(m, dev), m) for m in args.models]
     cases += [(name, lambda dev, name=name: synthetic(name, dev), None) for name in args.synthetic]
     gpu = f", {torch.cuda.get_device_name()}" if "cuda" in args.devices else ""
@@ -200,13 +196,13 @@ def main() -> int:
                 z = torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(0)).to(dev)
                 fns = {"ours": lambda: ours(G, z)}
                 if Go is not None:
-                    fns["official"] = lambda: official(Go, z)
+                    fns["official"] = lambda: official(Go, z, args.fp32)
                 t, rounds = time_interleaved(fns, dev, args.repeats, args.min_seconds, args.max_repeats)
                 mn, md = t["ours"]
                 row = f"{name:<28} {G.img_resolution:>5} {dev:<6} {batch:>5} {rounds:>4}"
                 row += f" {mn * 1e3 / batch:>10.2f} ({md * 1e3 / batch:>8.2f})"
                 if Go is not None:
-                    ref = official(Go, z)
+                    ref = official(Go, z, args.fp32)
                     diff = (ours(G, z) - ref).abs().max().item() / ref.abs().max().item()
                     mo, mdo = t["official"]
                     row += f" {mo * 1e3 / batch:>10.2f} ({mdo * 1e3 / batch:>8.2f}) {mo / mn:>7.2f}x {md / mdo:>22.2f} {diff:>9.1e}"

@@ -90,6 +90,11 @@ def reader_figures(model, clip, held):
     return {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in right.items()}
 
 
+def target_text(group: str, value: str, strength: float) -> str:
+    """ "expression=sad", or "expression=sad x0.5" for a half-strength edit."""
+    return f"{group}={value}" + (f" x{strength:g}" if strength != 1 else "")
+
+
 @torch.no_grad()
 def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None, misses=None):
     """success/kept (oracle) and code success of the universal edits (and of directions).
@@ -142,8 +147,7 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
                                              for r in code.decode(new_ws[:, 0].double().cpu().numpy())]))
             rows[name].append(row)
         if misses is not None and rows["universal"][-1].get("success", 1.0) < SUCCESS:
-            misses.append((p, f"{u.group}={u.value}" + (f" x{u.strength:g}" if u.strength != 1 else ""),
-                           rows["universal"][-1]))
+            misses.append((p, target_text(u.group, u.value, u.strength), rows["universal"][-1]))
     return {name: {k: float(np.mean([r[k] for r in rs if k in r])) for k in ("success", "kept", "code")
                    if any(k in r for r in rs)} for name, rs in rows.items() if rs}
 
@@ -270,8 +274,8 @@ def main(argv=None) -> int:
         figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions, misses)
         report["edits"][name] = figs
         for q, read, row in misses or []:
-            want = f"{q.group}={q.value}" + (f" x{q.strength:g}" if q.strength != 1 else "")
-            print(f"  below {SUCCESS:.0%}: {q.text!r:38} wants {want:24} read {read:24} " +
+            print(f"  below {SUCCESS:.0%}: {q.text!r:38} wants {target_text(q.group, q.value, q.strength):24} "
+                  f"read {read:24} " +
                   "  ".join(f"{k} {v:6.1%}" for k, v in row.items()))
         for method, f in figs.items():
             parts = "  ".join(f"{k} {v:7.2%}" for k, v in f.items())
