@@ -130,7 +130,7 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
             if misses is not None:
                 misses.append((p, "refused", rows["universal"][-1]))
             continue
-        dws = model(ws, condition(clip, u.target, u.neutral), alpha=u.strength)
+        dws = model(ws, condition(clip, u.target, u.neutral), alpha=u.alpha)
         made = {"universal": (stylespace.flatten(G.styles(ws + dws)), ws + dws)}
         if directions is not None:
             editor, alpha, beta = directions
@@ -165,7 +165,8 @@ def pair_figures(G, clip, model, oracle, code, n):
     wanted = [model.targets[int(i)] for i in torch.randint(0, len(model.targets), (n,), generator=gen)]
     ws, _ = pair_batch(G, code, z, wanted, 0.7)
     conds = torch.stack([condition(clip, *canonical(g, v)) for g, v in wanted])
-    edited = ws + model(ws, conds)
+    gains = torch.tensor([model.gain_of(g, v) for g, v in wanted])
+    edited = ws + model(ws, conds) * gains[:, None, None].to(ws)
     out = {"code": float(np.mean([r["attributes"][g] == v for r, (g, v) in
                                   zip(code.decode(edited[:, 0].double().cpu().numpy()), wanted)]))}
     if oracle is not None:

@@ -32,17 +32,22 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     from stylepaint.styleclip.universal_mapper import FILE_NAME, load_universal
 
     assert main(["mapper", "train-reader", str(tmp_path / "run"), files["model"], "--clip", files["clip"],
-                 "--steps", "300"]) == 0
+                 "--steps", "300", "--members", "2"]) == 0
     assert "later resumes" in capsys.readouterr().out
     assert main([*train, "--resume", "--steps", "600"]) == 0
     out = capsys.readouterr().out
-    assert "600/600 steps" in out and "reader (clip+sentence) trained" in out
+    assert "600/600 steps" in out and "reader (clip+sentence, 2 members) trained" in out
     import stylepaint
     from stylepaint.clip import load_clip
 
     run_model = load_universal(tmp_path / "run" / FILE_NAME, stylepaint.load_generator(files["model"]),
                                load_clip(files["clip"]))
     assert run_model.sentence_dim == 384 and run_model.info["steps"] == 600
+    # this generator has no portrait code: no pairs to calibrate the strengths on, one clear line
+    capsys.readouterr()
+    assert main(["mapper", "calibrate-universal", str(tmp_path / "run"), files["model"], "--clip", files["clip"]]) == 2
+    err = capsys.readouterr().err
+    assert "portrait code" in err and err.count("\n") == 1
     state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["state"]
     assert state["step"] == 600 and state["chunks"] == 1
     assert edit(files, tmp_path / "plain.png", "--prompt", "red hair", "--alpha", "0") == 0

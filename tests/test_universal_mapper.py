@@ -258,6 +258,36 @@ def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip,
     assert torch.equal(again.read(x)["logits"], new.read(x)["logits"])
     with pytest.raises(ValueError, match="reader input"):
         new.read(x[:, :clip.embed_dim])
+    # five readers trained apart; the reading is their mean probability
+    each = new.read(x, members=True)
+    k = len(new.targets) + 1
+    assert new.reader_members == 5 and each["logits"].shape == (5, 3, k)
+    assert not torch.allclose(each["logits"][0], each["logits"][1])
+    assert torch.allclose(new.read(x)["logits"].exp(), each["logits"].softmax(-1).mean(0), atol=1e-6)
+    assert torch.allclose(new.read(x)["strength"], each["strength"].mean(0))
+    # one member is the plain reader of before
+    one = train_reader(model, clip, sentence=True, steps=50, members=1)
+    assert one.reader_members == 1 and one.read(x, members=True)["logits"].shape == (1, 3, k)
+    assert torch.equal(load_universal(save_universal(one, tmp_path / "one.safetensors"), G, clip).read(x)["logits"],
+                       one.read(x)["logits"])
+
+
+def test_the_readers_captions_hold_no_held_out_wording():
+    import re
+
+    from stylepaint.styleclip.phrasings import caption_phrasings, heldout_wording, phrasings
+
+    caps = caption_phrasings()
+    words, template_words = heldout_wording()
+    assert len(caps) > 300 and {"specs", "platinum", "azure"} <= words and {"someone", "whose"} <= template_words
+    held = {p.text for p in phrasings("heldout")}
+    train = {p.text: (p.group, p.value) for p in phrasings("train")}
+    for p in caps:
+        tokens = set(re.split(r"[\s,-]+", p.text.lower()))
+        assert not tokens & template_words, p.text
+        assert not any(re.search(r"(?<![\w-])" + re.escape(w) + r"(?![\w-])", p.text.lower()) for w in words), p.text
+        assert p.text not in held and train.get(p.text, (p.group, p.value)) == (p.group, p.value)
+        assert p.kind == "description" and (p.group, p.value) in set(targets())
 
 
 @pytest.mark.timeout(120)
@@ -272,3 +302,61 @@ def test_sentence_embeddings_are_remembered_within_the_cache_size(monkeypatch):
     assert list(sentences._cache) == ["remove her glasses", "make the hair red"]
     for i, t in enumerate(texts):
         assert torch.allclose(sentences.embed([t])[0], batch[i], atol=1e-5)
+
+
+def test_gains_are_calibrated_from_exact_pairs_and_scale_the_edit(code_generator, tiny_generator, clip, tmp_path):
+    from safetensors.torch import load, save
+
+    from stylepaint.styleclip.instructions import understand, universal_delta
+    from stylepaint.styleclip.universal_training import GAIN_RANGE, calibrate_gains
+
+    G, code = code_generator, portrait_code(code_generator)
+    params = replace(FAST, steps=60, clip_every=0, lr=3e-3, batch=8, hidden=64)
+    model = last(train_universal(G, clip, tmp_path / "run", params))[-1]["mapper"]
+    first = model.info["gains"]["values"]           # training with pairs ends calibrated
+    assert set(first) <= {f"{g}={v}" for g, v in model.targets} and len(first) >= len(model.targets) - 1
+    assert all(GAIN_RANGE[0] <= g <= GAIN_RANGE[1] for g in first.values())
+    # the gain is what makes the edit's component along the true one full length: an edit
+    # twice as short gets (within the range) twice the gain
+    model.scale = 0.5
+    halved = calibrate_gains(G, clip, model, code)
+    for key, g in first.items():
+        if 2 * g < GAIN_RANGE[1]:
+            assert halved[key] == pytest.approx(2 * g, rel=1e-3), key
+    model.scale = 1.0
+    calibrate_gains(G, clip, model, code)
+    k = model.targets.index(("hair_color", "red"))
+    ws, true = pair_batch(G, code, torch.randn(64, 128, generator=torch.Generator().manual_seed(3)),
+                          [("hair_color", "red")] * 64, params.truncation)
+    keep = [r["attributes"]["hair_color"] != "red" for r in code.decode(ws[:, 0].double().numpy())]
+    ws, true = ws[keep], true[keep]
+    pred = model(ws, condition(clip, *canonical("hair_color", "red")))
+    raw = float((pred * true).sum() / true.pow(2).sum())
+    calibrated = float(model.gains[k]) * raw
+    assert abs(calibrated - 1) < abs(raw - 1) or abs(raw - 1) < 0.05      # fresh faces: nearer the full length
+    # the editor's edit carries the gain: at twice the gain, twice the shift (the reader of 60
+    # steps on a random CLIP reads nothing yet, so it is told the target here)
+    def read_red(emb):
+        logits = torch.full((1, len(model.targets) + 1), -10.0)
+        logits[0, k] = 10.0
+        return {"logits": logits, "kind": torch.tensor([-1.0]), "strength": torch.tensor([1.0])}
+
+    model.read = read_red
+    u = understand(model, clip, "red hair")
+    assert (u.group, u.value, u.gain) == ("hair_color", "red", pytest.approx(float(model.gains[k])))
+    one = universal_delta(G, clip, model, ws[:1], u)
+    model.gains[k] *= 2
+    two = universal_delta(G, clip, model, ws[:1], understand(model, clip, "red hair"))
+    assert np.allclose(two, 2 * one, atol=1e-5) and np.abs(one).max() > 0
+    del model.read
+    # a file from before the gains existed loads with gain 1 everywhere
+    path = save_universal(model, tmp_path / "m.safetensors")
+    from stylepaint.styleclip.universal_mapper import FORMAT
+    import json
+    tensors = {k: v for k, v in load(path.read_bytes()).items() if k != "gains"}
+    meta = {"format": FORMAT, "config": json.dumps(model.config()), "info": json.dumps(model.info)}
+    (tmp_path / "old.safetensors").write_bytes(save(tensors, metadata=meta))
+    assert torch.equal(load_universal(tmp_path / "old.safetensors", G, clip).gains, torch.ones(len(model.targets)))
+    # without the portrait code there are no pairs to calibrate on: one clear message
+    with pytest.raises(InputError, match="portrait code"):
+        calibrate_gains(tiny_generator, clip, model, None)

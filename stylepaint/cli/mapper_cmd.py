@@ -11,6 +11,8 @@ stops, the model is copied where ``stylepaint edit --instruction`` and the edito
 anew (seconds), reading each text with the CLIP and the general sentence encoder, which knows
 wording the embedded portrait CLIP never saw; RUN remembers it (reader.json), and every later
 ``--resume`` of RUN trains that reader again on its result.
+`stylepaint mapper calibrate-universal RUN` sets each target's strength from exact before/after
+pairs (seconds; training does it at its end on generators with the portrait code).
 `stylepaint mapper ship-universal RUN [--metrics FIGURES.json]` installs it beside the embedded
 default in resources/models/ with its manifest entry.
 """
@@ -62,11 +64,19 @@ def register(sub) -> None:
     r.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
     r.add_argument("--reader", choices=READERS, default=READERS[0],
                    help="what it reads (default clip+sentence: the CLIP and the sentence encoder)")
-    r.add_argument("--steps", type=int, default=3000, metavar="N", help="training steps (default 3000)")
+    r.add_argument("--steps", type=int, default=3000, metavar="N", help="training steps of each member (default 3000)")
+    r.add_argument("--members", type=int, default=None, metavar="N",
+                   help="readers trained apart whose readings are averaged (default 5)")
     r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     r.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     r.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
     r.set_defaults(func=run_train_reader)
+    c = msub.add_parser("calibrate-universal",
+                        help="set each target's strength of a trained universal mapper from exact pairs (seconds)")
+    c.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
+    c.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
+    c.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
+    c.set_defaults(func=run_calibrate_universal)
     s = msub.add_parser("ship-universal", help="install a trained universal mapper as the embedded default's")
     s.add_argument("run", metavar="DIR", help="the run folder of stylepaint mapper train-universal")
     s.add_argument("--metrics", default=None, metavar="FILE",
@@ -177,55 +187,71 @@ def _retrain_reader(path, G, clip, settings: dict):
     import time
 
     from stylepaint.styleclip.universal_mapper import load_universal, save_universal
-    from stylepaint.styleclip.universal_training import train_reader
+    from stylepaint.styleclip.universal_training import READER_MEMBERS, train_reader
 
     t = time.perf_counter()
+    members = int(settings.get("members", READER_MEMBERS))
     model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == SENTENCE_READER,
-                         steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)))
+                         steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)), members=members)
     save_universal(model, path)
-    print(f"reader ({settings.get('reader')}) trained in {settings.get('steps')} steps, "
-          f"{time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
+    print(f"reader ({settings.get('reader')}, {members} member{'s' if members > 1 else ''}) trained in "
+          f"{settings.get('steps')} steps each, {time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
     return model
+
+
+def _run_models(run, model, clip_spec):
+    """(the run's mapper file, the generator, its CLIP) for the commands that work on a run folder."""
+    from pathlib import Path
+
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.engine.render import Renderer
+    from stylepaint.errors import InputError
+    from stylepaint.styleclip.universal_mapper import FILE_NAME
+
+    run_file = Path(run) / FILE_NAME
+    if not run_file.is_file():
+        raise InputError(f"{run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {run}")
+    G = Renderer().generator(model, "cpu")
+    return run_file, G, load_clip(clip_spec or default_clip_for(G), device=G.device)
 
 
 def run_train_reader(args) -> int:
     import json
     from pathlib import Path
 
-    from stylepaint.clip import load_clip
-    from stylepaint.directions import default_clip_for
-    from stylepaint.engine.render import Renderer
-    from stylepaint.errors import InputError
     from stylepaint.safe_write import write_bytes_atomic
-    from stylepaint.styleclip.universal_mapper import FILE_NAME
+    from stylepaint.styleclip.universal_training import READER_MEMBERS
 
-    run_file = Path(args.run) / FILE_NAME
-    if not run_file.is_file():
-        raise InputError(f"{args.run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {args.run}")
-    G = Renderer().generator(args.model, "cpu")
-    clip = load_clip(args.clip or default_clip_for(G), device=G.device)
-    settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed}
+    run_file, G, clip = _run_models(args.run, args.model, args.clip)
+    settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed,
+                "members": READER_MEMBERS if args.members is None else args.members}
     _retrain_reader(run_file, G, clip, settings)
     write_bytes_atomic(Path(args.run) / READER_FILE, (json.dumps(settings) + "\n").encode())
     print(f"wrote {run_file} and {_install(run_file, G, clip)}; later resumes of {args.run} train this reader again")
     return 0
 
 
-def run_ship_universal(args) -> int:
-    from pathlib import Path
+def run_calibrate_universal(args) -> int:
+    from stylepaint.styleclip.universal_mapper import load_universal, save_universal
+    from stylepaint.styleclip.universal_training import calibrate_gains
+    from stylepaint.tag_faces import portrait_code
 
-    from stylepaint.clip import load_clip
-    from stylepaint.directions import default_clip_for
-    from stylepaint.engine.render import Renderer
-    from stylepaint.errors import InputError
+    run_file, G, clip = _run_models(args.run, args.model, args.clip)
+    model = load_universal(run_file, G, clip)
+    gains = calibrate_gains(G, clip, model, portrait_code(G))
+    save_universal(model, run_file)
+    low, high = min(gains, key=gains.get), max(gains, key=gains.get)
+    print(f"calibrated {len(gains)} targets: gains {gains[low]:.2f} ({low}) to {gains[high]:.2f} ({high}); "
+          f"wrote {run_file} and {_install(run_file, G, clip)}")
+    return 0
+
+
+def run_ship_universal(args) -> int:
     from stylepaint.safe_read import read_json
     from stylepaint.styleclip.universal_mapper import FILE_NAME, ship_universal
 
-    run_file = Path(args.run) / FILE_NAME
-    if not run_file.is_file():
-        raise InputError(f"{args.run}: no {FILE_NAME} there; train it with stylepaint mapper train-universal --out {args.run}")
-    G = Renderer().generator(None, "cpu")
-    clip = load_clip(args.clip or default_clip_for(G), device=G.device)
+    run_file, G, clip = _run_models(args.run, None, args.clip)
     metrics = read_json(args.metrics, "json") if args.metrics else None
     entry = ship_universal(run_file, G, clip, metrics,
                            command=f"stylepaint mapper train-universal --out {args.run} (--resume in chunks)")

@@ -35,6 +35,12 @@ class Understanding:
     confidence: float              # the reader's probability of the target (or of "unknown")
     target: str                    # the text the mapper is conditioned on
     neutral: str | None            # and its neutral text (None: the model's default)
+    gain: float = 1.0              # the target's calibrated strength (``UniversalMapper.gains``)
+
+    @property
+    def alpha(self) -> float:
+        """What the mapper's edit is scaled by at α = 1: strength x gain."""
+        return self.strength * self.gain
 
     @property
     def label(self) -> str:
@@ -64,7 +70,7 @@ def understand(model, clip, text) -> Understanding:
         strength = 0.5 if float(out["strength"][0]) < 0.75 else 1.0
         target, neutral = canonical(group, value)
         return Understanding(text, "instruction" if instruction else "description", group, value, strength, p,
-                             target, neutral)
+                             target, neutral, model.gain_of(group, value))
     if instruction:
         raise InputError(f"could not understand the instruction \"{text[:80]}\": it names no attribute this "
                          f"model knows; try e.g. \"make the hair red\", \"remove her glasses\" or \"a bit less "
@@ -82,7 +88,7 @@ def universal_delta(G, clip, model, ws, u: Understanding) -> np.ndarray:
         ws = ws[None]
     assert_shape(ws, [1, G.num_ws, G.w_dim], "start latent (W+)")
     with torch.no_grad():
-        shift = model.shift(G, ws, condition(clip, u.target, u.neutral), alpha=u.strength)
+        shift = model.shift(G, ws, condition(clip, u.target, u.neutral), alpha=u.alpha)
     return shift[0].float().cpu().numpy()
 
 

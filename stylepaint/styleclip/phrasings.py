@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from dataclasses import dataclass
 
 from stylepaint.paths import RESOURCES
@@ -135,6 +136,49 @@ def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[P
         seen = {p.text for p in phrasings("train", groups, unknown)}
         clash |= seen
     return [p for t, p in out.items() if t not in clash]
+
+
+CAPTION_SEEDS = 20     # random wordings per group of the caption generator's one-group captions
+
+
+def heldout_wording() -> tuple[set[str], set[str]]:
+    """(held-out words and items, words that only held-out templates use): what no training text may contain."""
+    data = load_instructions()
+    words = {w for info in data["groups"].values() for item in info.get("items", {}).values() for w in item["heldout"]}
+    for source in (data["heldout_words"], data["extra_words"]):
+        words |= {w for values in source.values() for ws in values.values() for w in ws}
+
+    def template_words(split):
+        return {w for family in data["families"].values() for op in family.values() for t in op[split]
+                for w in re.sub(r"\{\w+\}", " ", t).lower().split()}
+
+    return words, template_words("heldout") - template_words("train")
+
+
+def caption_phrasings(groups=None, seeds: int = CAPTION_SEEDS) -> list[Phrasing]:
+    """Descriptions from the captions the portrait CLIP was trained on: for each group, ``seeds``
+    random wordings of one-group captions ("a character who wears spectacles", "headshot, blue
+    eyes"), labelled with the value they name. More forms of description for the reader than the
+    templates give; a caption with any held-out word, or a word only held-out templates use, is
+    left out, so the held-out wording stays out of training. No text with two meanings."""
+    from stylepaint.portraits.captions import value_captions
+
+    spec = load_spec()
+    words, template_words = heldout_wording()
+    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
+                         + r")(?![\w-])")
+    seen: dict[str, tuple[str, str] | None] = {}
+    for g, info in spec["groups"].items():
+        if groups is not None and g not in groups:
+            continue
+        values = list(info["values"])
+        for seed in range(seeds):
+            for v, text in zip(values, value_captions(g, values, [seed, 7])):
+                low = text.lower()
+                if pattern.search(low) or template_words & set(low.replace("-", " ").replace(",", " ").split()):
+                    continue
+                seen[text] = (g, v) if seen.get(text, (g, v)) == (g, v) else None
+    return [Phrasing(t, g_v[0], g_v[1], "description", 1.0, "train") for t, g_v in seen.items() if g_v]
 
 
 def absences() -> set[tuple[str, str]]:

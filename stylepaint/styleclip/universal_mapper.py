@@ -72,16 +72,21 @@ class UniversalMapper(nn.Module):
 
     def __init__(self, num_ws: int, w_dim: int, groups: list[list[int]], embed_dim: int, targets: list,
                  depth: int = 2, hidden: int = 128, scale: float = 1.0, reader_hidden: int = 256,
-                 sentence_dim: int = 0, info: dict | None = None):
+                 sentence_dim: int = 0, reader_members: int = 1, info: dict | None = None):
         super().__init__()
         self.num_ws, self.w_dim, self.groups, self.embed_dim = num_ws, w_dim, groups, embed_dim
         self.targets = [tuple(t) for t in targets]       # (group, value); the reader's last class is "unknown"
         self.depth, self.hidden, self.scale, self.reader_hidden = depth, hidden, scale, reader_hidden
         self.sentence_dim = int(sentence_dim)            # 0: the reader reads the CLIP embedding only
         self.nets = nn.ModuleList(_GroupNet(w_dim, 2 * embed_dim, hidden, depth) for _ in groups)
-        self.reader = make_reader(embed_dim + self.sentence_dim, reader_hidden, len(self.targets) + 1 + 2)
+        self.reader_members = int(reader_members)       # readers trained apart whose readings are averaged
+        self.reader = make_reader(embed_dim + self.sentence_dim, reader_hidden, len(self.targets) + 1 + 2,
+                                  self.reader_members)
         self.register_buffer("w_mean", torch.zeros(w_dim))    # W statistics of the generator:
         self.register_buffer("w_std", torch.ones(w_dim))      # inputs are standardised with them
+        # per target, the strength at which its edit lands on the true one (``calibrate_gains``)
+        self.register_buffer("gains", torch.ones(len(self.targets)))
+        self._register_load_state_dict_pre_hook(_ones_for_missing_gains, with_module=True)
         self.info = dict(info or {})    # model, clip, training figures
 
     @torch.no_grad()
@@ -95,7 +100,8 @@ class UniversalMapper(nn.Module):
     def config(self) -> dict:
         return {"num_ws": self.num_ws, "w_dim": self.w_dim, "groups": self.groups, "embed_dim": self.embed_dim,
                 "targets": [list(t) for t in self.targets], "depth": self.depth, "hidden": self.hidden,
-                "scale": self.scale, "reader_hidden": self.reader_hidden, "sentence_dim": self.sentence_dim}
+                "scale": self.scale, "reader_hidden": self.reader_hidden, "sentence_dim": self.sentence_dim,
+                "reader_members": self.reader_members}
 
     def forward(self, ws: torch.Tensor, cond: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
         """ΔW+ [N, num_ws, w_dim] for faces ``ws`` and conditions ``cond`` ([2·D] or [N, 2·D])."""
@@ -118,19 +124,50 @@ class UniversalMapper(nn.Module):
         param = next(self.parameters())
         return ws_shift(G, self(ws.to(param.device, torch.float32), cond, alpha))
 
-    def read(self, emb: torch.Tensor) -> dict:
+    def gain_of(self, group: str, value: str) -> float:
+        """The calibrated strength of target (``group``, ``value``): multiplies α; 1 before calibration."""
+        return float(self.gains[self.targets.index((group, value))])
+
+    def read(self, emb: torch.Tensor, members: bool = False) -> dict:
         """Reader inputs [N, D (+ sentence_dim)] (``reader_input``) -> {"logits" [N, K+1] (last:
-        unknown), "kind" [N] (logit of "instruction"), "strength" [N]}."""
+        unknown), "kind" [N] (logit of "instruction"), "strength" [N]}. With several reader
+        members, "logits" are the log of their mean probabilities and "kind" and "strength" their
+        means; ``members=True`` gives each member's own, with a leading [M] dimension (training)."""
         emb = emb[None] if emb.ndim == 1 else emb
         assert_shape(emb, [None, self.embed_dim + self.sentence_dim], "reader input")
-        out = self.reader(emb.to(next(self.parameters()).device, torch.float32))
+        x = emb.to(next(self.parameters()).device, torch.float32)
+        out = self.reader(x)
+        out = out[None] if out.ndim == 2 else out         # [M, N, K+1+2]
         k = len(self.targets) + 1
-        return {"logits": out[:, :k], "kind": out[:, k], "strength": out[:, k + 1]}
+        if members:
+            return {"logits": out[..., :k], "kind": out[..., k], "strength": out[..., k + 1]}
+        logits = out[..., :k].log_softmax(-1).logsumexp(0) - torch.log(torch.tensor(float(len(out))))
+        return {"logits": logits, "kind": out[..., k].mean(0), "strength": out[..., k + 1].mean(0)}
 
 
-def make_reader(inputs: int, hidden: int, outputs: int) -> nn.Sequential:
+def _ones_for_missing_gains(module, state_dict, prefix, *args):
+    """Files written before the gains were calibrated have none: their edits keep strength 1."""
+    if prefix + "gains" not in state_dict and prefix + "w_mean" in state_dict:
+        state_dict[prefix + "gains"] = torch.ones(len(module.targets))
+
+
+def make_reader(inputs: int, hidden: int, outputs: int, members: int = 1) -> nn.Module:
+    """One reader MLP, or ``members`` of them (``ReaderMembers``)."""
+    if members > 1:
+        return ReaderMembers([make_reader(inputs, hidden, outputs) for _ in range(members)])
     return nn.Sequential(nn.Linear(inputs, hidden), nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
                          nn.Linear(hidden, outputs))
+
+
+class ReaderMembers(nn.Module):
+    """Readers trained apart (other seeds, other batches): [N, I] -> [M, N, O], one row per member."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(x) for m in self.members])
 
 
 @torch.no_grad()

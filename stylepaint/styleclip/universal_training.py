@@ -19,7 +19,8 @@ Each step adds three losses (weights in ``UniversalParams``):
 
 The run folder holds a training checkpoint (``training.checkpoint``: model, Adam state, the
 random generator's state, the step) every ``snap_steps`` and when the job stops or is closed;
-``resume=True`` continues it bit for bit. ``universal-mapper.safetensors`` there is the result.
+``resume=True`` continues it bit for bit. ``universal-mapper.safetensors`` there is the result;
+with pairs, its per-target strengths are calibrated on them at the end (``calibrate_gains``).
 """
 
 from __future__ import annotations
@@ -34,8 +35,8 @@ import torch.nn.functional as F
 
 from stylepaint.errors import InputError
 from stylepaint.styleclip.objective import LossWeights, Objective
-from stylepaint.styleclip.phrasings import UNKNOWN, absences, canonical, phrasings, targets
-from stylepaint.styleclip.universal_mapper import FILE_NAME, UniversalMapper, condition, save_universal
+from stylepaint.styleclip.phrasings import UNKNOWN, absences, canonical, caption_phrasings, phrasings, targets
+from stylepaint.styleclip.universal_mapper import FILE_NAME, ReaderMembers, UniversalMapper, condition, save_universal
 from stylepaint.training import checkpoint as ckpt
 
 METHOD = "universal-mapper"
@@ -97,21 +98,26 @@ class _Corpus:
     """The training phrasings with their reader labels, and the text conditions of the mapper
     (each target's canonical prompt, and every training description with its group's neutral)."""
 
-    def __init__(self, clip, groups, sentence: bool = False):
+    def __init__(self, clip, groups, sentence: bool = False, captions: bool = False):
         from stylepaint.styleclip import sentences
 
         self.targets = targets(groups)
         index = {t: i for i, t in enumerate(self.targets)}
         rows = phrasings("train", groups)
-        self.texts = [p.text for p in rows]
+        if captions:           # the reader also learns from the CLIP's own one-group captions
+            known = {p.text for p in rows}
+            reading = rows + [p for p in caption_phrasings(groups) if p.text not in known]
+        else:
+            reading = rows
+        self.texts = [p.text for p in reading]
         self.emb = torch.stack([clip.text.embed(t) for t in self.texts])
         self.embed_dim = int(self.emb.shape[1])
         if sentence:             # what the reader reads: the CLIP embedding, then the sentence encoder's
             self.emb = torch.cat([self.emb, sentences.embed(self.texts)], dim=1)
         self.label = torch.tensor([index.get((p.group, p.value), len(self.targets)) if p.group != UNKNOWN
-                                   else len(self.targets) for p in rows])
-        self.kind = torch.tensor([float(p.kind == "instruction") for p in rows])
-        self.strength = torch.tensor([p.strength for p in rows])
+                                   else len(self.targets) for p in reading])
+        self.kind = torch.tensor([float(p.kind == "instruction") for p in reading])
+        self.strength = torch.tensor([p.strength for p in reading])
         self.known = self.label < len(self.targets)
         # the mapper's texts: canonical prompts first, then training descriptions
         self.cond_texts = [canonical(g, v) for g, v in self.targets]
@@ -218,6 +224,8 @@ def _train(G, clip, run_dir: Path, params: UniversalParams, state, tensors, minu
             snapshot()
     model.info.update(steps=done, seconds=round(seconds, 1), first_loss=losses[0], last_loss=losses[-1])
     model.eval().requires_grad_(False)
+    if code is not None:                   # seconds: each target's strength from exact pairs
+        calibrate_gains(G, clip, model, code)
     path = save_universal(model, run_dir / FILE_NAME)
     yield {"done": done, "total": params.steps, "finished": done >= params.steps, "stopped": done < params.steps,
            "mapper": model, "path": str(path), "losses": losses, "elapsed_s": seconds,
@@ -228,49 +236,69 @@ def _reader_loss(model, corpus: _Corpus, idx: torch.Tensor, dropout: float = 0.0
     """The reader's loss on the training phrasings ``idx``: target, instruction or not, strength
     (``dropout``: that share of the input features dropped, so no single feature carries a word)."""
     emb = corpus.emb[idx]
-    out = model.read(F.dropout(emb, dropout) if dropout else emb)
+    out = model.read(F.dropout(emb, dropout) if dropout else emb, members=True)
     device = out["logits"].device
     known = corpus.known[idx].to(device)
-    target = F.cross_entropy(out["logits"], corpus.label[idx].to(device))
-    kind = F.binary_cross_entropy_with_logits(out["kind"], corpus.kind[idx].to(device))
-    strength = ((out["strength"] - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
-    return target + kind + strength
+    total = torch.zeros((), device=device)
+    for logits, kind, strength in zip(out["logits"], out["kind"], out["strength"]):     # each member's own loss
+        total = total + F.cross_entropy(logits, corpus.label[idx].to(device))
+        total = total + F.binary_cross_entropy_with_logits(kind, corpus.kind[idx].to(device))
+        total = total + ((strength - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
+    return total
+
+
+READER_MEMBERS = 5               # readers trained apart, their readings averaged (``train_reader``)
 
 
 def train_reader(model: UniversalMapper, clip, sentence: bool = True, steps: int = 3000, batch: int = 64,
-                 lr: float = 1e-3, seed: int = 0, dropout: float = 0.5) -> UniversalMapper:
+                 lr: float = 1e-3, seed: int = 0, dropout: float = 0.5, captions: bool = True,
+                 members: int = READER_MEMBERS) -> UniversalMapper:
     """A copy of ``model`` with a new reader trained on the training phrasings (reading the
-    sentence encoder too when ``sentence``); the mapper's own weights are kept as they are.
-    Seconds on a CPU: the reader is a small MLP on precomputed text embeddings."""
-    if steps < 1:
-        raise InputError("the reader needs at least one training step")
+    sentence encoder too when ``sentence``; with the CLIP's one-group captions too when
+    ``captions``, ``phrasings.caption_phrasings``); the mapper's own weights are kept as they are.
+    ``members`` readers are trained apart (seeds ``seed``, ``seed`` + 1, …) and their
+    probabilities averaged. Seconds on a CPU per member: a small MLP on precomputed embeddings.
+
+    The settings were chosen on a validation split of the *training* wording (one training
+    template per operation and one training word per value moved out, three folds): dropout 0.5
+    beat 0.3 and 0.7, a wider or longer-trained reader, weight decay, label smoothing and input
+    noise; the captions raised validation accuracy from 86.2 to 87.0 % (descriptions 95.7 to
+    98.1 %), and five members averaged from 86.8 % (one, mean over seeds) to 88.3 %."""
+    if steps < 1 or members < 1:
+        raise InputError("the reader needs at least one training step and one member")
     groups = sorted({g for g, _ in model.targets})
-    corpus = _Corpus(clip, groups, sentence)
+    corpus = _Corpus(clip, groups, sentence, captions)
     if [tuple(t) for t in corpus.targets] != list(model.targets):
         raise InputError("the vocabulary's targets changed since this mapper was trained; train a new one")
     config = dict(model.config(), sentence_dim=int(corpus.emb.shape[1]) - corpus.embed_dim)
-    torch.manual_seed(seed)
-    fresh = UniversalMapper(info=dict(model.info), **config)
+    device = next(model.parameters()).device
     keep = {k: v for k, v in model.state_dict().items() if not k.startswith("reader.")}
+    readers, losses = [], []
+    for m in range(members):
+        torch.manual_seed(seed + m)
+        single = UniversalMapper(info=dict(model.info), **dict(config, reader_members=1))
+        single.load_state_dict(keep, strict=False)
+        single = single.to(device).requires_grad_(False)
+        params = list(single.reader.parameters())
+        for p in params:
+            p.requires_grad_(True)
+        opt = torch.optim.Adam(params, lr=lr)
+        gen = torch.Generator().manual_seed(seed + m + 1)
+        single.reader.train()
+        with torch.inference_mode(False), torch.enable_grad():
+            for _ in range(steps):
+                loss = _reader_loss(single, corpus, torch.randint(0, len(corpus.texts), (batch,), generator=gen), dropout)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+        readers.append(single.reader.eval())
+        losses.append(float(loss.detach()))
+    fresh = UniversalMapper(info=dict(model.info), **dict(config, reader_members=members))
     fresh.load_state_dict(keep, strict=False)
-    fresh = fresh.to(next(model.parameters()).device)
-    for p in fresh.parameters():
-        p.requires_grad_(False)
-    params = list(fresh.reader.parameters())
-    for p in params:
-        p.requires_grad_(True)
-    opt = torch.optim.Adam(params, lr=lr)
-    gen = torch.Generator().manual_seed(seed + 1)
-    fresh.reader.train()
-    with torch.inference_mode(False), torch.enable_grad():
-        for _ in range(steps):
-            loss = _reader_loss(fresh, corpus, torch.randint(0, len(corpus.texts), (batch,), generator=gen), dropout)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-    fresh.info.update(reader={"steps": steps, "sentence": bool(sentence), "dropout": dropout,
-                              "last_loss": round(float(loss.detach()), 4)})
-    return fresh.eval().requires_grad_(False)
+    fresh.reader = readers[0] if members == 1 else ReaderMembers(readers)
+    fresh.info.update(reader={"steps": steps, "sentence": bool(sentence), "dropout": dropout, "captions": bool(captions),
+                              "members": members, "last_loss": round(float(np.mean(losses)), 4)})
+    return fresh.to(device).eval().requires_grad_(False)
 
 
 def _step(G, clip, model, corpus: _Corpus, objectives: dict, gen: torch.Generator, params: UniversalParams,
@@ -333,3 +361,42 @@ def _pair_losses(G, model, corpus: _Corpus, gen, params: UniversalParams, code):
         img = G.synthesis_from_styles(styles, "const", res)
         pixel = F.mse_loss(img[:len(ws)], img[len(ws):].detach())
     return pair, pixel
+
+
+GAIN_RANGE = (0.5, 3.0)          # a calibrated gain is kept within these
+CALIBRATION_SEED = 20261126      # faces of the calibration: a stream no benchmark draws from
+
+
+def calibrate_gains(G, clip, model, code, faces: int = 256, seed: int = CALIBRATION_SEED) -> dict:
+    """Per target, the strength at which the mapper's edit goes the whole way along the true edit;
+    sets ``model.gains`` in place and returns {"group=value": gain}.
+
+    A mapper trained with an L2 loss shrinks its edits where it cannot tell the face's current
+    value from w (from a surprised or an angry face to neutral, say): the mean of several true
+    edits is shorter than each of them, and the picture stops half way. For each target,
+    ``faces`` random faces that do not have the value yet and their exact "after" faces
+    (``CodeLayout.z_for``) give the true ΔW+ t and the mapper's p; the gain is
+    Σ|t|² / Σ⟨p, t⟩, so that g·p's component along the true edit has the true length on average.
+    No oracle and no rendering: the renderer's exact pairs only (seconds on a CPU)."""
+    from stylepaint.styleclip.phrasings import canonical
+
+    if code is None:
+        raise InputError("calibrating the gains needs exact before/after pairs: a generator with the portrait code")
+    gen = torch.Generator().manual_seed(seed)
+    truncation = model.info.get("params", {}).get("truncation", 0.7)
+    found = {}
+    for k, (group, value) in enumerate(model.targets):
+        z = torch.randn([faces, G.z_dim], generator=gen)
+        ws, true = pair_batch(G, code, z, [(group, value)] * faces, truncation)
+        changed = [r["attributes"][group] != value for r in code.decode(ws[:, 0].double().cpu().numpy())]
+        if not any(changed):
+            continue                   # a face that has the value already changes nothing
+        ws, true = ws[changed], true[changed]
+        with torch.no_grad():
+            pred = model(ws, condition(clip, *canonical(group, value)).to(G.device))
+        along = float((pred * true).sum())
+        gain = float(true.pow(2).sum()) / along if along > 0 else GAIN_RANGE[1]
+        model.gains[k] = min(max(gain, GAIN_RANGE[0]), GAIN_RANGE[1])
+        found[f"{group}={value}"] = round(float(model.gains[k]), 3)
+    model.info["gains"] = {"faces": faces, "seed": seed, "values": found}
+    return found
