@@ -96,10 +96,11 @@ def target_text(group: str, value: str, strength: float) -> str:
 
 
 @torch.no_grad()
-def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None, misses=None):
+def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None, misses=None, each=None):
     """success/kept (oracle) and code success of the universal edits (and of directions).
     ``misses``: a list that receives (phrasing, what the reader understood, row) for each
-    universal edit with oracle success below the goal."""
+    universal edit with oracle success below the goal; ``each``: a list that receives
+    (phrasing text, row) for every universal edit."""
     from stylepaint.engine import stylespace
     from stylepaint.errors import InputError
     from stylepaint.styleclip.instructions import understand
@@ -129,6 +130,8 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
             rows["universal"].append({"success": 0.0, "kept": 1.0, "code": 0.0})
             if misses is not None:
                 misses.append((p, "refused", rows["universal"][-1]))
+            if each is not None:
+                each.append((p.text, rows["universal"][-1]))
             continue
         dws = model(ws, condition(clip, u.target, u.neutral), alpha=u.alpha)
         made = {"universal": (stylespace.flatten(G.styles(ws + dws)), ws + dws)}
@@ -146,6 +149,8 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
                 row["code"] = float(np.mean([r["attributes"][p.group] == p.value
                                              for r in code.decode(new_ws[:, 0].double().cpu().numpy())]))
             rows[name].append(row)
+        if each is not None:
+            each.append((p.text, rows["universal"][-1]))
         if misses is not None and rows["universal"][-1].get("success", 1.0) < SUCCESS:
             misses.append((p, target_text(u.group, u.value, u.strength), rows["universal"][-1]))
     return {name: {k: float(np.mean([r[k] for r in rs if k in r])) for k in ("success", "kept", "code")
@@ -272,8 +277,10 @@ def main(argv=None) -> int:
     for name, items in (("instructions", instr), ("descriptions", descr)):
         t = time.perf_counter()
         misses = [] if args.misses else None
-        figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions, misses)
+        each = []
+        figs = edit_figures(G, clip, model, items, args.faces, oracle, code, directions, misses, each)
         report["edits"][name] = figs
+        report.setdefault("phrasings", {})[name] = dict(each)
         for q, read, row in misses or []:
             print(f"  below {SUCCESS:.0%}: {q.text!r:38} wants {target_text(q.group, q.value, q.strength):24} "
                   f"read {read:24} " +
