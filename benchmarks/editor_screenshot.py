@@ -274,13 +274,10 @@ def scene_instruction(w, app, settle, args):
     shutil.copyfile(args.mapper, target)
     c.on_seed(7)
     settle()
-    from PySide6.QtCore import Qt
-
     for i, text in enumerate(("make the hair crimson", "put a hat on her", "a little more cheerful")):
         _prompt(w, settle, text, "", 0, keep=True)      # wording the mapper never saw in training
         w.edit_methods.request(i, "instruction")
         _wait_jobs(w, settle)
-    w.resizeDocks([w.docks["stack"]], [330], Qt.Orientation.Vertical)   # room for the three layers
     w.edit_stack.list.scrollToTop()
     settle(1.5)
     return w.grab()

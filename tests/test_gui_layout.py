@@ -41,3 +41,12 @@ def test_at_1024_by_700_the_controls_fit_and_the_canvas_keeps_room(window, qtbot
     assert scroll.widget().minimumSizeHint().width() <= scroll.viewport().width()   # nothing cut, no scrolling
     assert scroll.horizontalScrollBar().maximum() == 0
     assert w.canvas.width() >= 0.42 * w.width() and w.canvas.height() >= 400
+
+
+def test_the_first_layout_gives_the_edit_stack_room_for_several_layers(window, qtbot):
+    w = _shown(window, qtbot, 1400, 900)
+    stack, blend = w.docks["stack"], w.docks["blend"]
+    qtbot.waitUntil(lambda: stack.height() >= 0.6 * blend.height(), timeout=2000)
+    rows = w.edit_stack.list.viewport().height() // (40 + 8)
+    assert rows >= 3, (stack.height(), blend.height())
+    assert w.edit_stack.list.horizontalScrollBar().isHidden() or w.edit_stack.list.horizontalScrollBar().maximum() == 0

@@ -136,7 +136,7 @@ class MainWindow(QMainWindow):
             "blend": _dock("Blend two faces", "blendDock", self.blend_panel, self),
             "morph": _dock("Morph", "morphDock", _scrolled(self.morph_panel), self),
             "brush": _dock("Brush", "brushDock", self.brush_panel, self),
-            "tags": _dock("Faces from tags", "tagFacesDock", self.tag_faces_panel, self),
+            "tags": _dock("Faces from tags", "tagFacesDock", _scrolled(self.tag_faces_panel), self),
             "history": _dock("History", "historyDock", self.history_panel, self),
             "favorites": self.favorites_dock,
         }
@@ -150,9 +150,7 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.docks["brush"], self.docks["tags"])
         self.docks["blend"].raise_()
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.favorites_dock)
-        self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
-        self.resizeDocks([self.docks["controls"], self.docks["stack"]], [300, 250], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["stack"], self.docks["blend"]], [300, 260], Qt.Orientation.Vertical)
+        self._dock_sizes_pending = True      # the default proportions, once the window has its size
 
         self.status_render = QLabel()
         self.status_device = QLabel()
@@ -374,7 +372,20 @@ class MainWindow(QMainWindow):
         else:
             self.resize(1320, 860)
         if state:
-            self.restoreState(QByteArray.fromBase64(state.encode()))
+            self._dock_sizes_pending = not self.restoreState(QByteArray.fromBase64(state.encode()))
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dock_sizes_pending:         # Qt keeps dock proportions only once the window is laid out
+            self._dock_sizes_pending = False
+            QTimer.singleShot(0, self._default_dock_sizes)
+
+    def _default_dock_sizes(self) -> None:
+        """The first-run layout: the edit stack as tall as the blend/morph/brush tabs below it, so
+        a stack of several edits shows without scrolling; favorites a strip at the bottom."""
+        self.resizeDocks([self.favorites_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.docks["controls"], self.docks["stack"]], [300, 250], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["stack"], self.docks["blend"]], [1, 1], Qt.Orientation.Vertical)
 
     def save_settings(self) -> None:
         s = self.controller.state
