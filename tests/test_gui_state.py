@@ -151,6 +151,11 @@ def test_edit_stack_widget_reorders_renames_and_toggles(qtbot):
     stack.set_steps(steps, 1)
     stack.delete_selected()
     assert got[-1] == (["curly hair", "old"], None)
+    # a long name may be elided in the list: its tooltip says it whole, above the typed text
+    named = EditStep("take off the full fringe", alpha=1, name="bangs → no, from a very long instruction")
+    stack.set_steps([named], 0)
+    tip = stack.list.item(0).toolTip().splitlines()
+    assert tip[:2] == ["bangs → no, from a very long instruction", "take off the full fringe"]
 
 
 def test_window_module_loads_without_torch():

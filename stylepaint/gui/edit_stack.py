@@ -160,7 +160,9 @@ class EditStack(QWidget):
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEditable | Qt.ItemFlag.ItemIsDragEnabled)
             item.setCheckState(Qt.CheckState.Checked if step.enabled else Qt.CheckState.Unchecked)
             item.setIcon(self._icon(step))
-            item.setToolTip(f"{step.prompt}" + (f" (neutral: {step.neutral})" if step.neutral else "")
+            name = self._text(step)         # the list may elide it: the tooltip says it whole
+            item.setToolTip((f"{name}\n" if name != step.prompt else "")
+                            + f"{step.prompt}" + (f" (neutral: {step.neutral})" if step.neutral else "")
                             + f"\nα {step.alpha:+.1f}, β {step.beta:.3f}, layers {step.layers}, opacity {step.opacity:.0%}"
                             + f"\nmethod: {step.method_label}"
                             + ("\npainted region" if step.mask else ""))
