@@ -21,6 +21,7 @@ architecture and identity: no code runs when one is read.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import torch
@@ -141,7 +142,7 @@ class UniversalMapper(nn.Module):
         k = len(self.targets) + 1
         if members:
             return {"logits": out[..., :k], "kind": out[..., k], "strength": out[..., k + 1]}
-        logits = out[..., :k].log_softmax(-1).logsumexp(0) - torch.log(torch.tensor(float(len(out))))
+        logits = out[..., :k].log_softmax(-1).logsumexp(0) - math.log(len(out))     # log of the mean probability
         return {"logits": logits, "kind": out[..., k].mean(0), "strength": out[..., k + 1].mean(0)}
 
 

@@ -239,11 +239,12 @@ def _reader_loss(model, corpus: _Corpus, idx: torch.Tensor, dropout: float = 0.0
     out = model.read(F.dropout(emb, dropout) if dropout else emb, members=True)
     device = out["logits"].device
     known = corpus.known[idx].to(device)
+    label, is_instruction, wanted = (t[idx].to(device) for t in (corpus.label, corpus.kind, corpus.strength))
     total = torch.zeros((), device=device)
     for logits, kind, strength in zip(out["logits"], out["kind"], out["strength"]):     # each member's own loss
-        total = total + F.cross_entropy(logits, corpus.label[idx].to(device))
-        total = total + F.binary_cross_entropy_with_logits(kind, corpus.kind[idx].to(device))
-        total = total + ((strength - corpus.strength[idx].to(device)) ** 2 * known).sum() / known.sum().clamp_min(1)
+        total = total + F.cross_entropy(logits, label)
+        total = total + F.binary_cross_entropy_with_logits(kind, is_instruction)
+        total = total + ((strength - wanted) ** 2 * known).sum() / known.sum().clamp_min(1)
     return total
 
 
@@ -378,8 +379,6 @@ def calibrate_gains(G, clip, model, code, faces: int = 256, seed: int = CALIBRAT
     (``CodeLayout.z_for``) give the true ΔW+ t and the mapper's p; the gain is
     Σ|t|² / Σ⟨p, t⟩, so that g·p's component along the true edit has the true length on average.
     No oracle and no rendering: the renderer's exact pairs only (seconds on a CPU)."""
-    from stylepaint.styleclip.phrasings import canonical
-
     if code is None:
         raise InputError("calibrating the gains needs exact before/after pairs: a generator with the portrait code")
     gen = torch.Generator().manual_seed(seed)
