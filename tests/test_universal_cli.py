@@ -32,9 +32,13 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     from stylepaint.styleclip.universal_mapper import FILE_NAME, load_universal
 
     assert main(["mapper", "train-reader", str(tmp_path / "run"), files["model"], "--clip", files["clip"],
-                 "--steps", "300", "--members", "2"]) == 0
+                 "--steps", "300", "--members", "2", "--masked", "1.5"]) == 2
+    assert "between 0 and 1" in capsys.readouterr().err
+    assert main(["mapper", "train-reader", str(tmp_path / "run"), files["model"], "--clip", files["clip"],
+                 "--steps", "300", "--members", "2", "--masked", "0.25"]) == 0
     assert "later resumes" in capsys.readouterr().out
-    assert main([*train, "--resume", "--steps", "600"]) == 0
+    assert json.loads((tmp_path / "run" / "reader.json").read_text())["masked"] == 0.25
+    assert main([*train, "--resume", "--steps", "600", "--batch", "3"]) == 0
     out = capsys.readouterr().out
     assert "600/600 steps" in out and "reader (clip+sentence, 2 members) trained" in out
     import stylepaint
@@ -49,7 +53,7 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     err = capsys.readouterr().err
     assert "portrait code" in err and err.count("\n") == 1
     state = json.loads((tmp_path / "run" / "checkpoint.json").read_text())["state"]
-    assert state["step"] == 600 and state["chunks"] == 1
+    assert state["step"] == 600 and state["chunks"] == 1 and state["params"]["batch"] == 3
     assert edit(files, tmp_path / "plain.png", "--prompt", "red hair", "--alpha", "0") == 0
     assert edit(files, tmp_path / "zero.png", "--instruction", "make the hair red", "--alpha", "0") == 0
     assert "hair colour → red" in capsys.readouterr().out

@@ -112,6 +112,24 @@ def test_a_decay_started_on_resume_trains_as_if_planned_from_the_start(tiny_gene
         replace(params, decay_from=6)
 
 
+def test_a_resume_may_change_batch_and_rate_for_the_steps_to_come(tiny_generator, clip, tmp_path):
+    G = tiny_generator
+    params = replace(FAST, steps=3, snap_steps=100)
+    same = last(train_universal(G, clip, tmp_path / "same", params))
+    last(train_universal(G, clip, tmp_path / "tuned", params))
+    kept = last(train_universal(G, clip, tmp_path / "same", resume=True, steps=5))
+    tuned = last(train_universal(G, clip, tmp_path / "tuned", resume=True, steps=5, batch=6, lr=params.lr / 3,
+                                 clip_every=0))
+    assert tuned[-1]["losses"][:3] == same[-1]["losses"] == kept[-1]["losses"][:3]
+    assert tuned[-1]["losses"][3:] != kept[-1]["losses"][3:]          # the new phase trains differently
+    state = ckpt.read_state(tmp_path / "tuned")
+    assert state["step"] == 5 and state["params"]["batch"] == 6 and state["params"]["lr"] == params.lr / 3
+    assert state["params"]["clip_every"] == 0
+    assert any(k.startswith("clip_") for k in kept[-2]["parts"]) and not any(k.startswith("clip_") for k in tuned[-2]["parts"])
+    with pytest.raises(InputError, match="batch"):
+        train_universal(G, clip, tmp_path / "tuned", resume=True, steps=6, batch=0)
+
+
 def test_a_time_limit_stops_and_says_so(tiny_generator, clip, tmp_path):
     infos = list(train_universal(tiny_generator, clip, tmp_path / "run", FAST, minutes=1e-6))
     assert infos[-1]["stopped"] and not infos[-1]["finished"] and infos[-1]["done"] == 1
@@ -288,6 +306,51 @@ def test_the_readers_captions_hold_no_held_out_wording():
         assert not any(re.search(r"(?<![\w-])" + re.escape(w) + r"(?![\w-])", p.text.lower()) for w in words), p.text
         assert p.text not in held and train.get(p.text, (p.group, p.value)) == (p.group, p.value)
         assert p.kind == "description" and (p.group, p.value) in set(targets())
+
+
+def test_masked_texts_make_up_the_attribute_word_and_nothing_else():
+    import random
+    import re
+
+    from stylepaint.styleclip.phrasings import UNKNOWN, group_words, heldout_wording, masked_text, phrasings
+
+    rng = random.Random(0)
+    train = [p for p in phrasings("train") if p.group != UNKNOWN]
+    masked = {p.text: masked_text(p, rng) for p in train}
+    assert sum(m is not None for m in masked.values()) > 0.95 * len(train)
+    assert masked["make the hair red"].startswith("make the hair ") and not masked["make the hair red"].endswith(" red")
+    assert masked["remove her glasses"].startswith("remove her ") and "glasses" not in masked["remove her glasses"]
+    every_word = {w for g, _ in targets() for w in group_words(g)}
+    for p in train:
+        m = masked[p.text]
+        if m is None:
+            continue
+        new = set(m.split()) - set(p.text.split())
+        assert len(m.split()) <= len(p.text.split()) and len(new) == 1, (p.text, m)
+        assert not new & every_word and m != p.text
+    held, _ = heldout_wording()
+    assert not any(set(group_words(g)) & held - {"golden"} for g, _ in targets())   # "golden" is held out for hair only
+    assert masked_text(next(p for p in phrasings("train") if p.group == UNKNOWN), rng) is None
+    assert all(re.fullmatch(r"[a-z]{4,6}", w) for w in (m.split()[-1] for m in list(masked.values())[:50] if m))
+
+
+def test_the_masked_corpus_pairs_a_made_up_clip_view_with_the_real_sentence(clip):
+    from stylepaint.styleclip import sentences
+    from stylepaint.styleclip.universal_training import _Corpus
+
+    plain = _Corpus(clip, GROUPS, sentence=True)
+    twin = _Corpus(clip, GROUPS, sentence=True, masked=1.0)
+    n = len(plain.texts)
+    assert 1.9 * n < len(twin.texts) <= 2 * n
+    assert 0.2 * n < len(_Corpus(clip, GROUPS, sentence=True, masked=0.3).texts) - n < 0.4 * n
+    assert torch.equal(twin.emb[:n], plain.emb[:n]) and torch.equal(twin.label[:n], plain.label[:n])
+    d = clip.embed_dim
+    for i in range(n, len(twin.texts), 37):          # each twin: its original's sentence view and labels
+        j = next(k for k in range(n) if torch.equal(plain.emb[k, d:], twin.emb[i, d:]))
+        assert twin.label[i] == plain.label[j] and twin.strength[i] == plain.strength[j]
+        assert twin.texts[i] != plain.texts[j] and not torch.equal(twin.emb[i, :d], plain.emb[j, :d])
+        assert torch.allclose(twin.emb[i, d:], sentences.embed([plain.texts[j]])[0])
+    assert len(_Corpus(clip, GROUPS, masked=1.0).texts) == n       # without the sentence encoder: nothing to add
 
 
 @pytest.mark.timeout(120)

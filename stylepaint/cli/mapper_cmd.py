@@ -43,7 +43,9 @@ def register(sub) -> None:
     u = msub.add_parser("train-universal", help="train the universal mapper (any text, instructions); resumable")
     u.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
     u.add_argument("--out", required=True, metavar="DIR", help="run folder: checkpoints and the trained model")
-    u.add_argument("--resume", action="store_true", help="continue the run in --out with its own settings")
+    u.add_argument("--resume", action="store_true",
+                   help="continue the run in --out with its own settings (--steps, --decay-from, --batch, --lr and "
+                        "--no-clip-loss change them from here on: a fine-tuning phase)")
     u.add_argument("--minutes", type=float, default=None, metavar="N", help="stop after N minutes (resume later)")
     u.add_argument("--steps", type=int, default=None, metavar="N", help="training steps in all (default 3000)")
     u.add_argument("--batch", type=int, default=None, metavar="N", help="faces per step (default 4)")
@@ -67,6 +69,8 @@ def register(sub) -> None:
     r.add_argument("--steps", type=int, default=3000, metavar="N", help="training steps of each member (default 3000)")
     r.add_argument("--members", type=int, default=None, metavar="N",
                    help="readers trained apart whose readings are averaged (default 5)")
+    r.add_argument("--masked", type=float, default=None, metavar="SHARE",
+                   help="share of phrasings also read with the attribute word made up for the CLIP (default 0)")
     r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     r.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     r.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
@@ -137,8 +141,9 @@ def run_train_universal(args) -> int:
         given["clip_every"] = 0
     params = None if args.resume else UniversalParams(seed=args.seed, sentence_reader=args.reader == SENTENCE_READER,
                                                       **given)
+    phase = {k: given.get(k) for k in ("batch", "lr", "clip_every")} if args.resume else {}   # a resume's new phase
     job = train_universal(G, clip, args.out, params, resume=args.resume, minutes=args.minutes, steps=args.steps,
-                          decay_from=args.decay_from)
+                          decay_from=args.decay_from, **phase)
     info = None
     with tqdm(unit="step", desc="universal mapper", dynamic_ncols=True) as bar:
         try:
@@ -192,7 +197,8 @@ def _retrain_reader(path, G, clip, settings: dict):
     t = time.perf_counter()
     members = int(settings.get("members", READER_MEMBERS))
     model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == SENTENCE_READER,
-                         steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)), members=members)
+                         steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)), members=members,
+                         masked=float(settings.get("masked", 0.0)))
     save_universal(model, path)
     print(f"reader ({settings.get('reader')}, {members} member{'s' if members > 1 else ''}) trained in "
           f"{settings.get('steps')} steps each, {time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
@@ -221,11 +227,12 @@ def run_train_reader(args) -> int:
     from pathlib import Path
 
     from stylepaint.safe_write import write_bytes_atomic
-    from stylepaint.styleclip.universal_training import READER_MEMBERS
+    from stylepaint.styleclip.universal_training import READER_MASKED, READER_MEMBERS
 
     run_file, G, clip = _run_models(args.run, args.model, args.clip)
     settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed,
-                "members": READER_MEMBERS if args.members is None else args.members}
+                "members": READER_MEMBERS if args.members is None else args.members,
+                "masked": READER_MASKED if args.masked is None else args.masked}
     _retrain_reader(run_file, G, clip, settings)
     write_bytes_atomic(Path(args.run) / READER_FILE, (json.dumps(settings) + "\n").encode())
     print(f"wrote {run_file} and {_install(run_file, G, clip)}; later resumes of {args.run} train this reader again")

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import random
 import re
 from dataclasses import dataclass
 
@@ -179,6 +180,50 @@ def caption_phrasings(groups=None, seeds: int = CAPTION_SEEDS) -> list[Phrasing]
                     continue
                 seen[text] = (g, v) if seen.get(text, (g, v)) == (g, v) else None
     return [Phrasing(t, g_v[0], g_v[1], "description", 1.0, "train") for t, g_v in seen.items() if g_v]
+
+
+def group_words(group: str) -> list[str]:
+    """The words training texts use for any value of ``group`` ("red", "a hat" and "hat", "no
+    glasses"), longest first; no held-out word."""
+    data, spec = load_instructions(), load_spec()
+    info = data["groups"][group]
+    words = set()
+    for value, vinfo in spec["groups"][group]["values"].items():
+        found = _words(group, value, info, spec, "train") + [vinfo["phrase"]]
+        if info["family"] == "item" and value == info.get("rest"):
+            found += list(vinfo["words"])              # "no glasses", as the templates use them
+        words |= {w for word in found for w in (word, _bare(word))}
+    return sorted(words - set(_words_held_out(group)), key=len, reverse=True)
+
+
+def _words_held_out(group: str) -> list[str]:
+    data, spec = load_instructions(), load_spec()
+    info = data["groups"][group]
+    return [w for value in spec["groups"][group]["values"] for w in _words(group, value, info, spec, "heldout")]
+
+
+_SYLLABLES = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"), ("a", "e", "i", "o", "u")
+
+
+def made_up_word(rng: random.Random) -> str:
+    """A pronounceable word no vocabulary uses ("zukafo"): what a word the portrait CLIP never
+    saw looks like to it."""
+    return "".join(rng.choice(_SYLLABLES[0]) + rng.choice(_SYLLABLES[1]) for _ in range(rng.randint(2, 3)))
+
+
+def masked_text(p: Phrasing, rng: random.Random) -> str | None:
+    """``p``'s text with the word that names its attribute replaced by a made-up word ("make the
+    hair red" -> "make the hair zukafo"), or None where it has none (unknown texts). The reader
+    trains on such texts through the CLIP beside the real text through the sentence encoder, so
+    it learns to read a word the CLIP does not know (held-out "specs", "a cap") from the sentence
+    encoder alone."""
+    if p.group == UNKNOWN:
+        return None
+    for word in group_words(p.group):
+        pattern = r"(?<![\w-])" + re.escape(word) + r"(?![\w-])"
+        if re.search(pattern, p.text, flags=re.IGNORECASE):
+            return re.sub(pattern, lambda _: made_up_word(rng), p.text, count=1, flags=re.IGNORECASE)
+    return None
 
 
 def absences() -> set[tuple[str, str]]:
