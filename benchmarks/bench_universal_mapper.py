@@ -214,12 +214,29 @@ def speed(G, clip, model, repeats=20):
     return times
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def model_arguments(p: argparse.ArgumentParser) -> None:
+    """The options that say which generator, mapper and CLIP a benchmark measures, and on how many faces."""
     p.add_argument("--model", default=None, help="generator (default: the embedded default)")
     p.add_argument("--mapper", default=None, help="universal mapper file (default: the trained or shipped one)")
     p.add_argument("--clip", default=None)
     p.add_argument("--faces", type=int, default=200)
+
+
+def load_models(args):
+    """(generator, CLIP, universal mapper) named by ``model_arguments``' options."""
+    import stylepaint
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.styleclip.universal_mapper import load_universal, require_universal
+
+    G = stylepaint.load_generator(args.model, "cpu")
+    clip = load_clip(args.clip or default_clip_for(G))
+    return G, clip, load_universal(args.mapper, G, clip) if args.mapper else require_universal(G, clip)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    model_arguments(p)
     p.add_argument("--phrasings", type=int, default=MIN_PHRASINGS, help="held-out instructions and descriptions each")
     p.add_argument("--directions", action="store_true", help="measure global directions on the same edits")
     p.add_argument("--dir-alpha", type=float, default=6.0)
@@ -242,14 +259,7 @@ def main(argv=None) -> int:
     if args.fixture:
         G, clip, model = fixture(args.train_steps, Path(tempfile.mkdtemp()))
     else:
-        import stylepaint
-        from stylepaint.clip import load_clip
-        from stylepaint.directions import default_clip_for
-        from stylepaint.styleclip.universal_mapper import load_universal, require_universal
-
-        G = stylepaint.load_generator(args.model, "cpu")
-        clip = load_clip(args.clip or default_clip_for(G))
-        model = load_universal(args.mapper, G, clip) if args.mapper else require_universal(G, clip)
+        G, clip, model = load_models(args)
     groups = {g for g, _ in model.targets}
     held = [q for q in phrasings("heldout") if q.group in groups or q.group == UNKNOWN]
     instr = sample([q for q in held if q.kind == "instruction" and q.group != UNKNOWN], args.phrasings)
