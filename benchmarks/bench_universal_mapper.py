@@ -90,6 +90,13 @@ def reader_figures(model, clip, held):
     return {k: (float(np.mean(v)) if v else float("nan"), len(v)) for k, v in right.items()}
 
 
+def oracle_tags(img: torch.Tensor, oracle) -> list[dict]:
+    """What the oracle reads on generator pictures [N, 3, H, W] in about [-1, 1]."""
+    from stylepaint.tag_faces import read_tags
+
+    return read_tags(((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy(), oracle)
+
+
 def target_text(group: str, value: str, strength: float) -> str:
     """ "expression=sad", or "expression=sad x0.5" for a half-strength edit."""
     return f"{group}={value}" + (f" x{strength:g}" if strength != 1 else "")
@@ -106,7 +113,6 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
     from stylepaint.styleclip.instructions import understand
     from stylepaint.styleclip.phrasings import canonical
     from stylepaint.styleclip.universal_mapper import condition
-    from stylepaint.tag_faces import read_tags
 
     z = torch.randn(faces, G.z_dim, generator=torch.Generator().manual_seed(12345)).to(G.device)
     ws = G.mapping(z, truncation_psi=0.7)
@@ -116,7 +122,7 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
         out = []
         for i in range(0, len(flat), 50):
             img = G.synthesis_from_styles(stylespace.unflatten(flat[i:i + 50], G.style_layers), "const")
-            out += read_tags(((img.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy(), oracle)
+            out += oracle_tags(img, oracle)
         return out
 
     before = labels(base) if oracle is not None else None
@@ -163,7 +169,6 @@ def pair_figures(G, clip, model, oracle, code, n):
     from stylepaint.styleclip.phrasings import canonical
     from stylepaint.styleclip.universal_mapper import condition
     from stylepaint.styleclip.universal_training import pair_batch
-    from stylepaint.tag_faces import read_tags
 
     gen = torch.Generator().manual_seed(987654)
     z = torch.randn(n, G.z_dim, generator=gen)
@@ -175,8 +180,7 @@ def pair_figures(G, clip, model, oracle, code, n):
     out = {"code": float(np.mean([r["attributes"][g] == v for r, (g, v) in
                                   zip(code.decode(edited[:, 0].double().cpu().numpy()), wanted)]))}
     if oracle is not None:
-        img = G.synthesis(edited, noise_mode="const").clamp(-1, 1)
-        tags = read_tags(((img + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy(), oracle)
+        tags = oracle_tags(G.synthesis(edited, noise_mode="const"), oracle)
         out["oracle"] = float(np.mean([t[g] == v for t, (g, v) in zip(tags, wanted)]))
     return out
 

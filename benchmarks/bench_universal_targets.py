@@ -28,17 +28,17 @@ FACE_SEED = 777
 @torch.no_grad()
 def target_figures(G, clip, model, oracle, faces: int, strengths=(1.0,)) -> dict:
     """{"group=value xS": (success, kept)} for every target of ``model`` at each strength."""
+    from bench_universal_mapper import oracle_tags
+
     from stylepaint.styleclip.phrasings import canonical
     from stylepaint.styleclip.universal_mapper import condition
-    from stylepaint.tag_faces import read_tags
 
     z = torch.randn(faces, G.z_dim, generator=torch.Generator().manual_seed(FACE_SEED)).to(G.device)
 
     def labels(ws):
         out = []
         for i in range(0, len(ws), 50):
-            img = G.synthesis(ws[i:i + 50], noise_mode="const").clamp(-1, 1)
-            out += read_tags(((img + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy(), oracle)
+            out += oracle_tags(G.synthesis(ws[i:i + 50], noise_mode="const"), oracle)
         return out
 
     ws = G.mapping(z, truncation_psi=0.7)

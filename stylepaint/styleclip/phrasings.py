@@ -182,24 +182,20 @@ def caption_phrasings(groups=None, seeds: int = CAPTION_SEEDS) -> list[Phrasing]
     return [Phrasing(t, g_v[0], g_v[1], "description", 1.0, "train") for t, g_v in seen.items() if g_v]
 
 
-def group_words(group: str) -> list[str]:
+@functools.lru_cache(maxsize=None)
+def group_words(group: str) -> tuple[str, ...]:
     """The words training texts use for any value of ``group`` ("red", "a hat" and "hat", "no
     glasses"), longest first; no held-out word."""
     data, spec = load_instructions(), load_spec()
     info = data["groups"][group]
-    words = set()
+    words, held = set(), set()
     for value, vinfo in spec["groups"][group]["values"].items():
         found = _words(group, value, info, spec, "train") + [vinfo["phrase"]]
         if info["family"] == "item" and value == info.get("rest"):
             found += list(vinfo["words"])              # "no glasses", as the templates use them
         words |= {w for word in found for w in (word, _bare(word))}
-    return sorted(words - set(_words_held_out(group)), key=len, reverse=True)
-
-
-def _words_held_out(group: str) -> list[str]:
-    data, spec = load_instructions(), load_spec()
-    info = data["groups"][group]
-    return [w for value in spec["groups"][group]["values"] for w in _words(group, value, info, spec, "heldout")]
+        held |= set(_words(group, value, info, spec, "heldout"))
+    return tuple(sorted(words - held, key=lambda w: (-len(w), w)))     # the same order in every process
 
 
 _SYLLABLES = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"), ("a", "e", "i", "o", "u")
