@@ -126,6 +126,7 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
         return out
 
     before = labels(base) if oracle is not None else None
+    read = {}          # an edit's key -> (what the oracle reads on its faces, what the code reads)
     rows = {"universal": [], "directions": []}
     for p in phrasings:
         try:
@@ -139,21 +140,30 @@ def edit_figures(G, clip, model, phrasings, faces, oracle, code, directions=None
             if each is not None:
                 each.append((p.text, rows["universal"][-1]))
             continue
-        dws = model(ws, condition(clip, u.target, u.neutral), alpha=u.alpha)
-        made = {"universal": (stylespace.flatten(G.styles(ws + dws)), ws + dws)}
+        made = {"universal": (("universal", u.target, u.neutral, u.alpha),
+                              lambda: ws + model(ws, condition(clip, u.target, u.neutral), alpha=u.alpha))}
         if directions is not None:
             editor, alpha, beta = directions
-            edited, _ = editor.apply(G.styles(ws), editor.direction(*canonical(p.group, p.value)), alpha, beta)
-            made["directions"] = (stylespace.flatten(edited), None)
-        for name, (flat, new_ws) in made.items():
+            made["directions"] = (("directions", p.group, p.value),
+                                  lambda: editor.apply(G.styles(ws), editor.direction(*canonical(p.group, p.value)),
+                                                       alpha, beta)[0])
+        for name, (key, edit) in made.items():
+            if key not in read:         # phrasings understood alike make the same edit: read its faces once
+                out = edit()
+                if name == "universal":            # a W+ latent; directions give styles
+                    flat, new_ws = stylespace.flatten(G.styles(out)), out
+                else:
+                    flat, new_ws = stylespace.flatten(out), None
+                read[key] = (labels(flat) if oracle is not None else None,
+                             code.decode(new_ws[:, 0].double().cpu().numpy()) if code is not None and new_ws is not None
+                             else None)
+            after, decoded = read[key]
             row = {}
-            if oracle is not None:
-                after = labels(flat)
+            if after is not None:
                 row["success"] = float(np.mean([a[p.group] == p.value for a in after]))
                 row["kept"] = float(np.mean([b[g] == a[g] for b, a in zip(before, after) for g in b if g != p.group]))
-            if code is not None and new_ws is not None:
-                row["code"] = float(np.mean([r["attributes"][p.group] == p.value
-                                             for r in code.decode(new_ws[:, 0].double().cpu().numpy())]))
+            if decoded is not None:
+                row["code"] = float(np.mean([r["attributes"][p.group] == p.value for r in decoded]))
             rows[name].append(row)
         if each is not None:
             each.append((p.text, rows["universal"][-1]))
@@ -247,6 +257,9 @@ def main(argv=None) -> int:
     p.add_argument("--dir-beta", type=float, default=0.1)
     p.add_argument("--fixture", action="store_true", help="smoke run on code-tiny with a tiny random CLIP")
     p.add_argument("--train-steps", type=int, default=1500, help="--fixture: training steps")
+    p.add_argument("--wording", choices=("all", "first", "late"), default="all",
+                   help="which held-out set: the first (version 1 of instructions.json), the late one (written "
+                        "with version 2, never used to choose anything), or both (default)")
     p.add_argument("--list", action="store_true", help="print the held-out phrasings measured")
     p.add_argument("--misses", action="store_true",
                    help="list the universal edits below the success goal, with what the reader understood")
@@ -265,7 +278,8 @@ def main(argv=None) -> int:
     else:
         G, clip, model = load_models(args)
     groups = {g for g, _ in model.targets}
-    held = [q for q in phrasings("heldout") if q.group in groups or q.group == UNKNOWN]
+    held = [q for q in phrasings("heldout") if (q.group in groups or q.group == UNKNOWN)
+            and (args.wording == "all" or q.late == (args.wording == "late"))]
     instr = sample([q for q in held if q.kind == "instruction" and q.group != UNKNOWN], args.phrasings)
     descr = sample([q for q in held if q.kind == "description"], args.phrasings)
     unknown = [q for q in held if q.group == UNKNOWN]
@@ -277,8 +291,9 @@ def main(argv=None) -> int:
     print(f"model {getattr(G, 'source_path', G.model_id)} ({G.img_resolution} px), CLIP {clip.spec}, "
           f"{len(model.targets)} targets; trained {model.info.get('steps')} steps in {model.info.get('seconds')} s")
 
-    report = {"faces": args.faces, "instructions": len(instr), "descriptions": len(descr), "unknown": len(unknown),
-              "edits": {}}
+    print(f"held-out wording: {args.wording}")
+    report = {"faces": args.faces, "wording": args.wording, "instructions": len(instr), "descriptions": len(descr),
+              "unknown": len(unknown), "edits": {}}
     r = reader_figures(model, clip, instr + descr + unknown)
     report["reader"] = {k: v[0] for k, v in r.items()}
     for key, (acc, n) in r.items():

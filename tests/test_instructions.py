@@ -22,8 +22,10 @@ from stylepaint.styleclip.phrasings import UNKNOWN, phrasings
 from stylepaint.styleclip.universal_training import UniversalParams, train_universal
 
 GROUPS = ("hair_color", "eyewear", "expression")
-READER = UniversalParams(steps=600, batch=1, reader_batch=64, hidden=8, groups=GROUPS, clip_every=0, lr=1e-2,
-                         snap_steps=1000, seed=0)
+# the reader also reads the sentence encoder, as in the editor: a tiny random CLIP alone tells some
+# of the 1400 training texts too little apart for a test that must not hang on its seed
+READER = UniversalParams(steps=600, batch=1, reader_batch=64, hidden=16, sentence_reader=True, groups=GROUPS,
+                         clip_every=0, lr=1e-2, snap_steps=1000, seed=0)
 
 
 def meaning(p):
@@ -44,6 +46,27 @@ def test_held_out_wording_never_appears_in_training():
     assert kinds == {("instruction", False), ("description", False), ("instruction", True)}
     assert sum(p.kind == "instruction" and p.group != UNKNOWN for p in held.values()) >= 30
     assert sum(p.kind == "description" for p in held.values()) >= 30
+
+
+def test_the_late_held_out_set_is_apart_from_training_and_from_the_first():
+    from stylepaint.styleclip.phrasings import heldout_wording, load_instructions
+
+    train = {p.text: p for p in phrasings("train")}
+    held = {p.text: p for p in phrasings("heldout")}
+    assert not held["crimson hair"].late and not held["take off the specs"].late
+    for text, target in (("dye the hair red", ("hair_color", "red")), ("somebody with cobalt hair", ("hair_color", "blue")),
+                         ("not as sad", ("expression", "neutral")), ("equip her with a beanie", ("headwear", "hat"))):
+        assert held[text].late and (held[text].group, held[text].value) == target, text
+    # the training wording added with it is in training; its pairings with held-out wording are late
+    assert "no longer smiling" in train and "tint the hair sapphire" in train
+    assert held["no longer cheerful"].late and held["I want the hair sapphire"].late
+    late = {w for values in load_instructions()["late_words"].values() for ws in values.values() for w in ws}
+    words, template_words = heldout_wording()
+    assert late <= words and {"dye", "somebody", "tad"} <= template_words
+    for text in train:
+        assert not any(f" {w} " in f" {text} " for w in late), text
+    assert sum(p.late for p in held.values() if p.kind == "instruction") >= 30
+    assert sum(p.late for p in held.values() if p.kind == "description") >= 30
 
 
 @pytest.fixture(scope="module")

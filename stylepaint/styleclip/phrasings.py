@@ -37,6 +37,7 @@ class Phrasing:
     kind: str                # "instruction" or "description"
     strength: float          # how far: 1, or 0.5 for "a bit more/less"
     split: str               # "train" or "heldout"
+    late: bool = False       # held out with the second set of wording ("late_words", "late" templates)
 
 
 @functools.lru_cache(maxsize=1)
@@ -59,15 +60,18 @@ def _bare(item: str) -> str:
 
 
 def _words(group: str, value: str, info: dict, spec: dict, split: str) -> list[str]:
-    """The words of a value in ``split``: held-out words and extra words only in "heldout"."""
+    """The words of a value in ``split``: held-out, extra and late words only in "heldout",
+    the value's ``train_words`` only in "train"."""
     data = load_instructions()
     items = info.get("items", {}).get(value)
+    late = list(data.get("late_words", {}).get(group, {}).get(value, []))
+    more = list(data.get("train_words", {}).get(group, {}).get(value, []))
     if items is not None:
-        return list(items[split])
+        return list(items[split]) + (late if split == "heldout" else more)
     held = data["heldout_words"].get(group, {}).get(value, [])
     if split == "heldout":
-        return list(held) + list(data["extra_words"].get(group, {}).get(value, []))
-    return [w for w in spec["groups"][group]["values"][value]["words"] if w not in held]
+        return list(held) + list(data["extra_words"].get(group, {}).get(value, [])) + late
+    return [w for w in spec["groups"][group]["values"][value]["words"] if w not in held] + more
 
 
 def _fill(template: str, slots: dict, pronouns: dict) -> list[str]:
@@ -98,17 +102,26 @@ def _group_phrasings(group: str, info: dict, spec: dict, split: str, pronouns: d
                 train_words = _words(group, value, info, spec, "train")
                 held_words = _words(group, value, info, spec, "heldout")
             # train: training templates x training words; heldout: every phrasing with a
-            # held-out template or a held-out word
+            # held-out template or a held-out word (late: one of the second set's)
+            train_templates = templates["train"] + templates.get("train_more", [])
             if split == "train":
-                pairs = [(t, w) for t in templates["train"] for w in train_words]
+                pairs = [(t, w) for t in train_templates for w in train_words]
             else:
-                pairs = ([(t, w) for t in templates["heldout"] for w in train_words + held_words]
-                         + [(t, w) for t in templates["train"] for w in held_words])
+                held_templates = templates["heldout"] + templates.get("late", [])
+                pairs = ([(t, w) for t in held_templates for w in train_words + held_words]
+                         + [(t, w) for t in train_templates for w in held_words])
+            # late: a phrasing of the second held-out set, or one that pairs held-out wording with
+            # the training wording added beside it (so the first set stays what it was)
+            late_templates = set(templates.get("late", []) + templates.get("train_more", []))
+            late_words = {w for key in ("late_words", "train_words")
+                          for w in data.get(key, {}).get(group, {}).get(value, [])}
             target = rest if meaning.get("to_rest") else value
             for template, word in pairs:
                 slots = {"word": word, "bare": _bare(word), "phrase": vinfo["phrase"], "noun": info.get("noun", "")}
+                late = split == "heldout" and (template in late_templates or word in late_words)
                 for text in _fill(template, slots, pronouns):
-                    yield Phrasing(" ".join(text.split()), group, target, meaning["kind"], float(meaning["strength"]), split)
+                    yield Phrasing(" ".join(text.split()), group, target, meaning["kind"], float(meaning["strength"]),
+                                   split, late)
 
 
 def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[Phrasing]:
@@ -146,14 +159,14 @@ def heldout_wording() -> tuple[set[str], set[str]]:
     """(held-out words and items, words that only held-out templates use): what no training text may contain."""
     data = load_instructions()
     words = {w for info in data["groups"].values() for item in info.get("items", {}).values() for w in item["heldout"]}
-    for source in (data["heldout_words"], data["extra_words"]):
+    for source in (data["heldout_words"], data["extra_words"], data.get("late_words", {})):
         words |= {w for values in source.values() for ws in values.values() for w in ws}
 
-    def template_words(split):
-        return {w for family in data["families"].values() for op in family.values() for t in op[split]
-                for w in re.sub(r"\{\w+\}", " ", t).lower().split()}
+    def template_words(*splits):
+        return {w for family in data["families"].values() for op in family.values() for split in splits
+                for t in op.get(split, []) for w in re.sub(r"\{\w+\}", " ", t).lower().split()}
 
-    return words, template_words("heldout") - template_words("train")
+    return words, template_words("heldout", "late") - template_words("train", "train_more")
 
 
 def caption_phrasings(groups=None, seeds: int = CAPTION_SEEDS) -> list[Phrasing]:
@@ -201,10 +214,19 @@ def group_words(group: str) -> tuple[str, ...]:
 _SYLLABLES = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z"), ("a", "e", "i", "o", "u")
 
 
+@functools.lru_cache(maxsize=1)
+def _training_tokens() -> frozenset[str]:
+    """Every word of every group's training words ("sage", "pitch-black", "glasses")."""
+    return frozenset(t for g in load_instructions()["groups"] for w in group_words(g) for t in w.lower().split())
+
+
 def made_up_word(rng: random.Random) -> str:
     """A pronounceable word no vocabulary uses ("zukafo"): what a word the portrait CLIP never
     saw looks like to it."""
-    return "".join(rng.choice(_SYLLABLES[0]) + rng.choice(_SYLLABLES[1]) for _ in range(rng.randint(2, 3)))
+    while True:
+        word = "".join(rng.choice(_SYLLABLES[0]) + rng.choice(_SYLLABLES[1]) for _ in range(rng.randint(2, 3)))
+        if word not in _training_tokens():        # "sage" and "mocha" are words of the vocabulary
+            return word
 
 
 def masked_text(p: Phrasing, rng: random.Random) -> str | None:
