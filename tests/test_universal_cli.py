@@ -35,9 +35,10 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
                  "--steps", "300", "--members", "2", "--masked", "1.5"]) == 2
     assert "between 0 and 1" in capsys.readouterr().err
     assert main(["mapper", "train-reader", str(tmp_path / "run"), files["model"], "--clip", files["clip"],
-                 "--steps", "300", "--members", "2", "--masked", "0.25"]) == 0
+                 "--steps", "300", "--members", "2", "--masked", "0.25", "--views", "0.5"]) == 0
     assert "later resumes" in capsys.readouterr().out
-    assert json.loads((tmp_path / "run" / "reader.json").read_text())["masked"] == 0.25
+    settings = json.loads((tmp_path / "run" / "reader.json").read_text())
+    assert settings["masked"] == 0.25 and settings["views"] == 0.5
     assert main([*train, "--resume", "--steps", "600", "--batch", "3"]) == 0
     out = capsys.readouterr().out
     assert "600/600 steps" in out and "reader (clip+sentence, 2 members) trained" in out
@@ -47,6 +48,7 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
     run_model = load_universal(tmp_path / "run" / FILE_NAME, stylepaint.load_generator(files["model"]),
                                load_clip(files["clip"]))
     assert run_model.sentence_dim == 384 and run_model.info["steps"] == 600
+    assert run_model.info["reader"]["views"] == 0.5                  # the resume trained the same reader again
     # this generator has no portrait code: no pairs to calibrate the strengths on, one clear line
     capsys.readouterr()
     assert main(["mapper", "calibrate-universal", str(tmp_path / "run"), files["model"], "--clip", files["clip"]]) == 2

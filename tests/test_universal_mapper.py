@@ -148,7 +148,7 @@ def test_pairs_are_exact_and_supervise_the_mapper(code_generator, clip, tmp_path
     for (g, v), a, b in zip(wanted, after, before):
         assert a["attributes"][g] == v
         assert {k: x for k, x in a["attributes"].items() if k != g} == {k: x for k, x in b["attributes"].items() if k != g}
-    params = replace(FAST, steps=80, clip_every=0, lr=3e-3, batch=8, hidden=64, pixel=0.5)
+    params = replace(FAST, steps=160, clip_every=0, lr=3e-3, batch=8, hidden=64, pixel=0.5)
     infos = last(train_universal(G, clip, tmp_path / "run", params))
     model = infos[-1]["mapper"]
     assert model.info["pairs"] is True and {"pair", "pixel"} <= set(infos[0]["parts"])
@@ -175,8 +175,8 @@ def test_the_clip_loss_skips_absences_where_pairs_teach_them(code_generator, tin
         return real(G, clip, text, neutral, *args)
 
     monkeypatch.setattr(universal_training, "Objective", recording)
-    params = replace(FAST, steps=40, snap_steps=1000, pixel=0.0)
-    corpus = universal_training._Corpus(clip, GROUPS)
+    params = replace(FAST, steps=40, snap_steps=1000, pixel=0.0, groups=("eyewear",))    # one text a step: few texts
+    corpus = universal_training._Corpus(clip, params.groups)
     absent = {corpus.cond_texts[i][0] for i, t in enumerate(corpus.cond_target.tolist())
               if corpus.targets[t] in absences()}
     assert absent and "a portrait of a person with no glasses" in absent
@@ -288,6 +288,25 @@ def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip,
     assert one.reader_members == 1 and one.read(x, members=True)["logits"].shape == (1, 3, k)
     assert torch.equal(load_universal(save_universal(one, tmp_path / "one.safetensors"), G, clip).read(x)["logits"],
                        one.read(x)["logits"])
+
+
+def test_one_view_keeps_one_encoder_on_a_share_of_the_rows(tiny_generator, clip, tmp_path):
+    from stylepaint.styleclip.universal_training import one_view, train_reader
+
+    emb = torch.rand(4000, 10) + 0.1
+    out = one_view(emb, 4, 0.5, torch.Generator().manual_seed(0))
+    clip_gone = (out[:, :4] == 0).all(1)
+    sentence_gone = (out[:, 4:] == 0).all(1)
+    assert not (clip_gone & sentence_gone).any()
+    assert abs(clip_gone.float().mean() - 0.25) < 0.03 and abs(sentence_gone.float().mean() - 0.25) < 0.03
+    both = ~(clip_gone | sentence_gone)
+    assert torch.equal(out[both], emb[both]) and torch.equal(out[clip_gone, 4:], emb[clip_gone, 4:])
+    assert torch.equal(one_view(emb, 4, 0.0), emb) and torch.equal(one_view(emb, 10, 0.5), emb)   # no second encoder
+    model = last(train_universal(tiny_generator, clip, tmp_path / "run", FAST))[-1]["mapper"]
+    new = train_reader(model, clip, sentence=True, steps=20, members=1, views=0.5)
+    assert new.info["reader"]["views"] == 0.5
+    with pytest.raises(InputError, match="one encoder"):
+        train_reader(model, clip, steps=5, members=1, views=1.5)
 
 
 def test_the_readers_captions_hold_no_held_out_wording():

@@ -71,6 +71,8 @@ def register(sub) -> None:
                    help="readers trained apart whose readings are averaged (default 5)")
     r.add_argument("--masked", type=float, default=None, metavar="SHARE",
                    help="share of phrasings also read with the attribute word made up for the CLIP (default 0)")
+    r.add_argument("--views", type=float, default=None, metavar="SHARE",
+                   help="share of phrasings read by one encoder only, half by each (default 0.75)")
     r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     r.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     r.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
@@ -198,7 +200,7 @@ def _retrain_reader(path, G, clip, settings: dict):
     members = int(settings.get("members", READER_MEMBERS))
     model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == SENTENCE_READER,
                          steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)), members=members,
-                         masked=float(settings.get("masked", 0.0)))
+                         masked=float(settings.get("masked", 0.0)), views=float(settings.get("views", 0.0)))
     save_universal(model, path)
     print(f"reader ({settings.get('reader')}, {members} member{'s' if members > 1 else ''}) trained in "
           f"{settings.get('steps')} steps each, {time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
@@ -227,12 +229,13 @@ def run_train_reader(args) -> int:
     from pathlib import Path
 
     from stylepaint.safe_write import write_bytes_atomic
-    from stylepaint.styleclip.universal_training import READER_MASKED, READER_MEMBERS
+    from stylepaint.styleclip.universal_training import READER_MASKED, READER_MEMBERS, READER_VIEWS
 
     run_file, G, clip = _run_models(args.run, args.model, args.clip)
     settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed,
                 "members": READER_MEMBERS if args.members is None else args.members,
-                "masked": READER_MASKED if args.masked is None else args.masked}
+                "masked": READER_MASKED if args.masked is None else args.masked,
+                "views": READER_VIEWS if args.views is None else args.views}
     _retrain_reader(run_file, G, clip, settings)
     write_bytes_atomic(Path(args.run) / READER_FILE, (json.dumps(settings) + "\n").encode())
     print(f"wrote {run_file} and {_install(run_file, G, clip)}; later resumes of {args.run} train this reader again")

@@ -1,0 +1,150 @@
+"""How well the universal mapper's reader reads training wording it was not trained on (issue 18).
+
+The held-out phrasings measure the reader once a choice is made; choosing between readers needs
+another measure. Here some of the *training* wording is set aside: in fold k, the k-th training
+word of every value with two or more (``vocabulary.json``'s, the items' and ``train_words``) and
+the k-th training template of every operation with two or more. A reader is trained on the rest
+(every text with a set-aside word or template left out, captions too) and reads the set-aside
+texts. Neither held-out set is touched: every text read here is a training text.
+
+The set-aside words are of two kinds, as the held-out words are: words of the portrait
+vocabulary, which the portrait CLIP learned from its captions ("chestnut", "spectacles"), and
+the training words added with version 2 of ``instructions.json``, which it never saw ("mocha",
+"a fedora"). The figures are given for each.
+
+    python benchmarks/bench_reader_folds.py --folds 3 --members 3 [--views 0.5] [--dropout 0.5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout without installing
+
+
+def fold_data(data: dict, spec: dict, k: int) -> tuple[dict, set[str], set[str]]:
+    """``data`` (instructions.json) with fold ``k``'s training words and templates moved to the
+    held-out lists; (new data, the words moved, the words of those that came with version 2)."""
+    from stylepaint.styleclip.phrasings import _words
+
+    data = copy.deepcopy(data)
+    moved, added = set(), set()
+    for group, info in data["groups"].items():
+        for value in spec["groups"][group]["values"]:
+            words = _words(group, value, info, spec, "train")
+            if len(words) < 2:
+                continue
+            word = words[k % len(words)]
+            moved.add(word)
+            more = data.get("train_words", {}).get(group, {}).get(value, [])
+            items = info.get("items", {}).get(value)
+            if word in more:
+                added.add(word)
+                more.remove(word)
+                data["extra_words"].setdefault(group, {}).setdefault(value, []).append(word)
+            elif items is not None:
+                items["train"].remove(word)
+                items["heldout"].append(word)
+            else:
+                data["heldout_words"].setdefault(group, {}).setdefault(value, []).append(word)
+    for family in data["families"].values():
+        for op in family.values():
+            templates = op["train"] + op.get("train_more", [])
+            if len(templates) < 2:
+                continue
+            template = templates[k % len(templates)]
+            for key in ("train", "train_more"):
+                if template in op.get(key, []):
+                    op[key].remove(template)
+            op["heldout"].append(template)
+    return data, moved, added
+
+
+def use(data):
+    """Make the phrasings module read ``data`` as instructions.json (None: the real file again)."""
+    from stylepaint.styleclip import phrasings as ph
+
+    real = getattr(use, "real", None) or ph.load_instructions
+    use.real = real
+    ph.load_instructions = real if data is None else (lambda: data)
+    for cached in (ph.group_words, ph._training_tokens):
+        cached.cache_clear()
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--mapper", default="runs/universal-128/universal-mapper.safetensors")
+    p.add_argument("--folds", type=int, default=3)
+    p.add_argument("--members", type=int, default=3)
+    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--dropout", type=float, default=0.5)
+    p.add_argument("--views", type=float, default=0.0,
+                   help="train_reader's views: share of rows read by one encoder only")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", default=None, metavar="FILE")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+
+    import stylepaint
+    from stylepaint.clip import load_clip
+    from stylepaint.directions import default_clip_for
+    from stylepaint.errors import InputError
+    from stylepaint.portraits.vocabulary import load_spec
+    from stylepaint.styleclip.instructions import understand
+    from stylepaint.styleclip.phrasings import UNKNOWN, load_instructions, phrasings
+    from stylepaint.styleclip.universal_mapper import load_universal
+    from stylepaint.styleclip.universal_training import train_reader
+
+    G = stylepaint.load_generator(None, "cpu")
+    clip = load_clip(default_clip_for(G))
+    model = load_universal(args.mapper, G, clip)
+    groups = sorted({g for g, _ in model.targets})
+    real_train = {q.text for q in phrasings("train", groups)}
+    data, spec = load_instructions(), load_spec()
+    print(f"reader folds: {args.folds} folds, {args.members} members x {args.steps} steps, dropout {args.dropout}, "
+          f"views {args.views}")
+    rows = []
+    for k in range(args.folds):
+        fold, moved, added = fold_data(data, spec, k)
+        use(fold)
+        try:
+            aside = [q for q in phrasings("heldout", groups, unknown=False) if q.text in real_train]
+            t = time.perf_counter()
+            reader = train_reader(model, clip, steps=args.steps, dropout=args.dropout, members=args.members,
+                                  seed=k, views=args.views)
+        finally:
+            use(None)
+        for q in aside:
+            try:
+                u = understand(reader, clip, q.text)
+                right = (u.group, u.value) == (q.group, q.value) and (q.strength == u.strength)
+            except InputError:
+                right = False
+            new = any(f" {w} " in f" {q.text} " for w in added)
+            rows.append({"fold": k, "kind": q.kind, "words": "version 2" if new else "vocabulary", "right": right})
+        print(f"  fold {k}: {len(moved)} words and the templates set aside, {len(aside)} texts, "
+              f"reader trained in {time.perf_counter() - t:.0f} s", flush=True)
+    report = {}
+    for kind in ("instruction", "description"):
+        for words in ("vocabulary", "version 2", None):
+            sel = [r["right"] for r in rows if r["kind"] == kind and (words is None or r["words"] == words)]
+            name = f"{kind}s, {'all words' if words is None else words + ' words'}"
+            report[name] = (float(np.mean(sel)) if sel else float("nan"), len(sel))
+            print(f"  {name:36} {report[name][0]:7.2%} of {len(sel)}")
+    every = [r["right"] for r in rows]
+    print(f"  {'all':36} {np.mean(every):7.2%} of {len(every)}")
+    if args.json:
+        Path(args.json).write_text(json.dumps({"args": vars(args), "figures": report}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
