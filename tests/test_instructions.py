@@ -69,6 +69,18 @@ def test_the_late_held_out_set_is_apart_from_training_and_from_the_first():
     assert sum(p.late for p in held.values() if p.kind == "description") >= 30
 
 
+def test_things_outside_the_vocabulary_fill_the_templates_as_unknown():
+    train = {p.text: p for p in phrasings("train")}
+    for text, kind in (("paint the boat red", "instruction"), ("give her a kite", "instruction"),
+                       ("remove the tent", "instruction"), ("wearing a kite", "description")):
+        assert train[text].group == UNKNOWN and train[text].kind == kind, text
+    assert "make the hair red" in train and train["make the hair red"].group == "hair_color"
+    assert not any(p.group == UNKNOWN and "person" in p.text for p in train.values())     # "a person with a kite" stays out
+    held = [p for p in phrasings("heldout") if p.group == UNKNOWN]
+    assert any(p.late for p in held) and any(not p.late for p in held)
+    assert not {p.text for p in held} & set(train)
+
+
 @pytest.fixture(scope="module")
 def trained(tiny_clip_spec, tmp_path_factory):
     import torch

@@ -124,6 +124,30 @@ def _group_phrasings(group: str, info: dict, spec: dict, split: str, pronouns: d
                                    split, late)
 
 
+_PORTRAIT_WORDS = ("person", "face", "portrait")      # describe templates that name a person stay with the vocabulary
+
+
+def _unknown_things(split: str, pronouns: dict):
+    """Phrasings of things outside the vocabulary ("paint the boat red", "give her a kite", "no
+    kite"): the colour family's instruction and plain describe templates filled with
+    ``unknown.things.nouns``, the item family's with ``unknown.things.items``, each with the kind
+    of its operation (a description outside the vocabulary is free text, not an error). Training
+    templates in both splits: only the things differ."""
+    data = load_instructions()
+    things = data["unknown"].get("things", {})
+    for family, key in (("colour", "nouns"), ("item", "items")):
+        for op, templates in data["families"][family].items():
+            meaning = data["operations"][op]
+            for template in templates["train"] + templates.get("train_more", []):
+                if any(w in template for w in _PORTRAIT_WORDS):
+                    continue
+                for thing in things.get(key, {}).get(split, []):
+                    for colour in things.get("colours", []) if family == "colour" else [""]:
+                        slots = {"word": colour or thing, "bare": _bare(thing), "noun": thing, "phrase": thing}
+                        for text in _fill(template, slots, pronouns):
+                            yield Phrasing(" ".join(text.split()), UNKNOWN, "", meaning["kind"], 1.0, split)
+
+
 def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[Phrasing]:
     """Every phrasing of ``split`` ("train": training templates and words only; "heldout": each
     phrasing uses a held-out template or a held-out word), optionally only for ``groups``.
@@ -146,6 +170,10 @@ def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[P
     if unknown:
         for text in data["unknown"][split]:
             out.setdefault(text, Phrasing(text, UNKNOWN, "", "instruction", 1.0, split))
+        for text in data["unknown"].get("late", []) if split == "heldout" else []:
+            out.setdefault(text, Phrasing(text, UNKNOWN, "", "instruction", 1.0, split, True))
+        for p in _unknown_things(split, data["pronouns"]):
+            out.setdefault(p.text, p)
     if split == "heldout":
         seen = {p.text for p in phrasings("train", groups, unknown)}
         clash |= seen
