@@ -133,15 +133,18 @@ def main(argv=None) -> int:
         finally:
             use(None)
         for q in aside:
+            confidence = None                   # the reader's probability of what it read (None: refused)
             try:
                 u = understand(reader, clip, q.text)
                 right = ((u.group, u.value) == (q.group, q.value) and q.strength == u.strength
                          or q.group == UNKNOWN and u.group is None)
+                confidence = u.confidence if u.group is not None else None
             except InputError:
                 right = q.group == UNKNOWN
             new = any(f" {w} " in f" {q.text} " for w in added)
             kind = "unknown" if q.group == UNKNOWN else q.kind
-            rows.append({"fold": k, "kind": kind, "words": "version 2" if new else "vocabulary", "right": right})
+            rows.append({"fold": k, "kind": kind, "words": "version 2" if new else "vocabulary", "right": right,
+                         "confidence": confidence})
         print(f"  fold {k}: {len(moved)} words and the templates set aside, {len(aside)} texts, "
               f"reader trained in {time.perf_counter() - t:.0f} s", flush=True)
     report = {}
@@ -153,6 +156,12 @@ def main(argv=None) -> int:
             print(f"  {name:36} {report[name][0]:7.2%} of {len(sel)}")
     every = [r["right"] for r in rows if r["kind"] != "unknown"]
     print(f"  {'all of the vocabulary':36} {np.mean(every):7.2%} of {len(every)}")
+    read = [r for r in rows if r["confidence"] is not None]          # texts read as a target
+    for t in (0.6, 0.7, 0.8, 0.9):
+        wrong = [r["confidence"] < t for r in read if not r["right"]]
+        right = [r["confidence"] < t for r in read if r["right"]]
+        print(f"  confidence below {t}: {np.mean(wrong):6.1%} of {len(wrong)} wrong readings, "
+              f"{np.mean(right):6.1%} of {len(right)} right ones")
     if args.json:
         Path(args.json).write_text(json.dumps({"args": vars(args), "figures": report}, indent=1) + "\n")
     return 0

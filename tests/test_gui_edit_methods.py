@@ -182,7 +182,7 @@ def test_a_layer_not_made_with_directions_has_a_badge_on_its_thumbnail(qtbot):
         assert image.pixelColor(THUMB - BADGE // 2, THUMB - 2) != QColor("black")
 
 
-def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(window, engine, tmp_path):
+def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(window, engine, tmp_path, monkeypatch):
     from stylepaint.clip import load_clip
     from stylepaint.styleclip.universal_mapper import save_universal, universal_path
     from stylepaint.styleclip.universal_training import UniversalParams, train_reader, train_universal
@@ -217,3 +217,13 @@ def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(wind
     text = w.message_bar.label.text()
     assert "could not understand the instruction" in text, text
     assert c.state.current_edit == before and "Traceback" not in text
+    # a reading the reader is unsure of is applied and said to be a guess, with what to do
+    from stylepaint.styleclip import instructions
+
+    monkeypatch.setattr(instructions, "UNSURE", 1.01)          # every reading counts as unsure
+    w.edit_stack.buttons["new"].click()
+    set_prompt(w, "make the hair red", alpha=1)
+    pick(w, "instruction")
+    text = w.message_bar.label.text()
+    assert c.state.current_edit.label == "hair colour → red"
+    assert "hair colour → red (instruction), a guess (" in text and "say it in other words" in text, text

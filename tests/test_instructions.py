@@ -48,6 +48,18 @@ def test_held_out_wording_never_appears_in_training():
     assert sum(p.kind == "description" for p in held.values()) >= 30
 
 
+def test_an_unsure_reading_says_it_is_a_guess():
+    from stylepaint.styleclip.instructions import UNSURE, Understanding
+
+    sure = Understanding("make the hair red", "instruction", "hair_color", "red", 1.0, 0.97, "t", "n")
+    unsure = replace(sure, text="make the hair cobalt", confidence=UNSURE - 0.2)
+    free = Understanding("a dragon", "description", None, None, 1.0, 0.3, "a dragon", None)
+    assert not sure.guess and unsure.guess and not free.guess
+    assert sure.reading() == "hair colour → red (instruction)"
+    assert unsure.reading() == f"hair colour → red (instruction), a guess ({UNSURE - 0.2:.0%} sure)"
+    assert free.reading() == "a dragon (description)"
+
+
 def test_the_late_held_out_set_is_apart_from_training_and_from_the_first():
     from stylepaint.styleclip.phrasings import heldout_wording, load_instructions
 

@@ -153,7 +153,7 @@ def instructed(G, clip, step, args):
 
     ws = stylespace.seed_to_ws(G, args.seed, args.truncation)
     made, understood = universal_step(G, clip, require_universal(G, clip), ws, step.prompt, step.alpha)
-    print(f"understood {step.prompt!r} as {understood.label} ({understood.kind})")
+    print(f"understood {step.prompt!r} as {understood.reading()}")
     return made.with_(enabled=step.enabled, mask=step.mask)
 
 

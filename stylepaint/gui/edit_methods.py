@@ -92,7 +92,11 @@ class EditMethods(QObject):
             return
         if method == INSTRUCTION:
             if self._apply(index, step, method=INSTRUCTION, delta=value["delta"], name=value["name"]):
-                self.w.show_message(f"Read “{step.prompt}” as {value['kind']}: {value['name']}.", "info")
+                if value.get("guess"):          # a word the reader hardly knows: say so, and what to do
+                    self.w.show_message(f"Read “{step.prompt}” as {value['reading']}: if that is not what you "
+                                        f"meant, undo and say it in other words.", "warning")
+                else:
+                    self.w.show_message(f"Read “{step.prompt}” as {value['kind']}: {value['name']}.", "info")
             return
         if self._apply(index, step, method=method, delta=value["delta"] if method == "optimize" else None) \
                 and method == "mapper":

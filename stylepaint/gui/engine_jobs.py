@@ -89,7 +89,7 @@ def mapper_edit_job(model, clip, device, prompt: str, neutral=None, layers: str 
 def universal_edit_job(model, clip, device, ws, text: str, worker=None):
     """The universal mapper's edit of the face ``ws`` for an instruction ("make the hair red") or a
     description; returns {"delta" [C] float32, "name" (how it was understood, "hair colour → red"),
-    "kind", "model_id"}. No mapper for this model and CLIP, or an instruction it cannot read, is
+    "kind", "reading" (the message's words for it), "guess" (the reader is unsure), "model_id"}. No mapper for this model and CLIP, or an instruction it cannot read, is
     one ``StylepaintError``."""
     from stylepaint.styleclip.instructions import universal_step
     from stylepaint.styleclip.universal_mapper import require_universal
@@ -98,7 +98,7 @@ def universal_edit_job(model, clip, device, ws, text: str, worker=None):
     yield {"done": 0, "total": 1, "message": f"Reading “{text}”"}
     step, understood = universal_step(G, clip_model, require_universal(G, clip_model), np.asarray(ws, np.float32), text)
     return {"delta": np.asarray(step.delta, np.float32), "name": understood.label, "kind": understood.kind,
-            "model_id": G.model_id}
+            "reading": understood.reading(), "guess": understood.guess, "model_id": G.model_id}
 
 
 @engine_job
