@@ -274,8 +274,10 @@ def scene_instruction(w, app, settle, args):
     shutil.copyfile(args.mapper, target)
     c.on_seed(7)
     settle()
-    for i, text in enumerate(("make the hair crimson", "put a hat on her", "a little more cheerful")):
-        _prompt(w, settle, text, "", 0, keep=True)      # wording the mapper never saw in training
+    # wording the mapper never saw in training; the last one a word it hardly knows, read as a guess
+    for i, text in enumerate(("make the hair crimson", "put a hat on her", "a little more cheerful",
+                              "make her hair cobalt")):
+        _prompt(w, settle, text, "", 0, keep=True)
         w.edit_methods.request(i, "instruction")
         _wait_jobs(w, settle)
     w.edit_stack.list.scrollToTop()
