@@ -39,7 +39,7 @@ HELD_OUT_SEED = 10_000_000
 
 def _targets(G, kind: str, count: int, first: int = 0):
     """Yield (uint8 target, ground-truth attributes or None)."""
-    from stylepaint.inversion.invert import to_uint8
+    from stylepaint.engine.render import to_uint8
 
     for i in range(count):
         seed = HELD_OUT_SEED + first + i

@@ -11,7 +11,8 @@ import torch
 
 from conftest import CHECKPOINTS, PHOTOS
 from stylepaint.edits import EditStep
-from stylepaint.inversion.invert import invert, psnr, run, to_uint8
+from stylepaint.engine.render import to_uint8
+from stylepaint.inversion.invert import invert, psnr, run
 from stylepaint.inversion.losses import FeatureLoss, PixelLoss, make_loss
 
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from stylepaint.engine.render import to_uint8  # noqa: F401  (the one conversion; also imported from here)
 from stylepaint.inversion.losses import PixelLoss
 
 
@@ -49,12 +50,6 @@ def to_tensor(image: np.ndarray, resolution: int, device="cpu") -> torch.Tensor:
         img = cv2.resize(np.ascontiguousarray(img), (resolution, resolution), interpolation=interp)
     t = torch.from_numpy(np.ascontiguousarray(img)).to(device).permute(2, 0, 1)[None].float()
     return t / 127.5 - 1.0
-
-
-def to_uint8(image: torch.Tensor) -> np.ndarray:
-    """float [1, 3, H, W] in about [-1, 1] -> uint8 [H, W, 3]."""
-    x = (image[0].detach().float().clamp(-1, 1) + 1) * 127.5
-    return x.permute(1, 2, 0).round().to(torch.uint8).cpu().numpy()
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
