@@ -139,8 +139,10 @@ def test_local_weights_file_round_trip(tiny, tiny_config, tmp_path):
         assert torch.allclose(again.encode_images(images), tiny.encode_images(images), atol=1e-5)
     assert again.model_id == tiny.model_id
     torch.manual_seed(1)
-    other = build(preflight(f"{tiny_config}:random"))  # uncached: fresh random weights
-    assert other.model_id != tiny.model_id
+    fresh = build(preflight(f"{tiny_config}:random"))  # uncached: random weights, the same whatever the RNG
+    assert fresh.model_id == tiny.model_id
+    torch.save({k: v + 0.01 for k, v in tiny.model.state_dict().items()}, tmp_path / "other.pt")
+    assert load_clip(f"{tiny_config}:{tmp_path / 'other.pt'}").model_id != tiny.model_id
 
 
 def test_weights_that_do_not_fit_the_architecture(tiny_config, tmp_path):

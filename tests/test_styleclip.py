@@ -68,7 +68,10 @@ def test_optimizer_lowers_its_loss_changes_the_image_and_is_deterministic(setup,
 
 def test_directional_loss_with_a_neutral_text_and_a_layer_group(setup):
     renderer, G, clip, ws = setup
-    last = run_job(optimize(G, clip, ws, "curly hair", neutral="hair", layers="fine", params=FAST))[-1]
+    # the directional loss starts from the direction of a small random change: seed 6 starts far
+    # from the text's direction (loss 1.02 with the seeded tiny CLIP), a rate of 0.02 follows it down
+    params = OptimizeParams(steps=12, lr=0.02, preview_every=4, seed=6)
+    last = run_job(optimize(G, clip, ws, "curly hair", neutral="hair", layers="fine", params=params))[-1]
     delta = np.asarray(last["edit"].delta)
     fine = stylespace.group_mask(G.style_layers, G.img_resolution, "fine").numpy()
     assert np.abs(delta[~fine]).max() == 0 and np.abs(delta[fine]).max() > 0

@@ -103,6 +103,9 @@ def _register_config(arch: str, config: dict) -> None:
         open_clip.add_model_config(path)
 
 
+RANDOM_SEED = 0      # the seed of a ":random" CLIP's weights (tests and benchmarks)
+
+
 def build(source: ClipSource, device: str | torch.device = "cpu") -> ClipModel:
     """Instantiate a preflighted source. Downloads only if ``source.download`` is set."""
     import open_clip
@@ -114,7 +117,11 @@ def build(source: ClipSource, device: str | torch.device = "cpu") -> ClipModel:
     try:
         if source.download is not None and "hf_hub_repo" not in source.download:
             weights = download_pretrained(source.download, cache_dir=str(paths.clip_url_cache_dir()))
-        with torch.inference_mode(False):  # real parameters even when called under inference mode
+        # real parameters even when called under inference mode; random weights are the same in
+        # every process and whatever ran before (seed RANDOM_SEED), not drawn from the caller's RNG
+        with torch.inference_mode(False), torch.random.fork_rng(enabled=weights is None):
+            if weights is None:
+                torch.manual_seed(RANDOM_SEED)
             model = open_clip.create_model(
                 source.arch,
                 pretrained=weights,

@@ -6,7 +6,7 @@ A spec is ``NAME[:TAG|FILE]``:
 - ``ViT-B-32:laion2b_s34b_b79k``         an open_clip architecture with a pretrained tag
 - ``ViT-B-32:/path/weights.pt``          an open_clip architecture with a local weights file
 - ``/path/arch.json:/path/weights.pt``   an open_clip-style architecture config with weights
-- ``ViT-B-32:random`` / ``arch.json:random``  random weights (tests and benchmarks only)
+- ``ViT-B-32:random`` / ``arch.json:random``  random weights, the same each time (tests and benchmarks only)
 - ``hf-hub:org/repo``, ``local-dir:/path``  open_clip's own schemas
 
 ``preflight(spec)`` never lets open_clip talk to a hub: pretrained weights are looked up in the
