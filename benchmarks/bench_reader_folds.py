@@ -20,6 +20,7 @@ is the share of their texts the reader refuses (or, for a description, takes as 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import json
 import sys
@@ -76,15 +77,21 @@ def fold_data(data: dict, spec: dict, k: int, things: bool = True) -> tuple[dict
     return data, moved, added
 
 
-def use(data):
-    """Make the phrasings module read ``data`` as instructions.json (None: the real file again)."""
+@contextlib.contextmanager
+def reading(data: dict):
+    """Within the block, the phrasings module reads ``data`` as instructions.json."""
     from stylepaint.styleclip import phrasings as ph
 
-    real = getattr(use, "real", None) or ph.load_instructions
-    use.real = real
-    ph.load_instructions = real if data is None else (lambda: data)
-    for cached in (ph.group_words, ph._training_tokens):
-        cached.cache_clear()
+    real = ph.load_instructions
+    ph.load_instructions = lambda: data
+    ph.group_words.cache_clear()
+    ph._training_tokens.cache_clear()
+    try:
+        yield
+    finally:
+        ph.load_instructions = real
+        ph.group_words.cache_clear()
+        ph._training_tokens.cache_clear()
 
 
 def main(argv=None) -> int:
@@ -124,14 +131,11 @@ def main(argv=None) -> int:
     rows = []
     for k in range(args.folds):
         fold, moved, added = fold_data(data, spec, k, not args.no_things)
-        use(fold)
-        try:
+        with reading(fold):
             aside = [q for q in phrasings("heldout", groups) if q.text in real_train]
             t = time.perf_counter()
             reader = train_reader(model, clip, steps=args.steps, dropout=args.dropout, members=args.members,
                                   seed=k, views=args.views)
-        finally:
-            use(None)
         for q in aside:
             confidence = None                   # the reader's probability of what it read (None: refused)
             try:
