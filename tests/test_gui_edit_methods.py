@@ -227,3 +227,12 @@ def test_an_instruction_is_read_by_the_universal_mapper_and_names_the_layer(wind
     text = w.message_bar.label.text()
     assert c.state.current_edit.label == "hair colour → red"
     assert "hair colour → red (instruction), a guess (" in text and "say it in other words" in text, text
+    # the message offers the reader's runner-up; taking it makes the same layer with that target
+    bar = w.message_bar
+    assert bar.action_button.isVisibleTo(w) and bar.action_button.text().startswith("Use ")
+    offered = bar.action_button.text()[len("Use "):]
+    guessed = c.state.current_edit
+    bar.action_button.click()
+    made = c.state.current_edit
+    assert made.label == offered != guessed.label and made.prompt == "make the hair red"
+    assert made.method == "instruction" and not np.array_equal(made.delta, guessed.delta)

@@ -134,6 +134,23 @@ def test_an_empty_instruction_is_one_clear_message(trained, text):
     assert "\n" not in str(err.value)
 
 
+def test_a_guess_offers_its_runner_up_and_a_chosen_target_is_made(trained, monkeypatch):
+    from stylepaint.styleclip import instructions
+
+    G, clip, model = trained
+    sure = understand(model, clip, "make the hair red")
+    assert sure.alternative is None
+    monkeypatch.setattr(instructions, "UNSURE", 1.01)          # every reading counts as a guess
+    guess = understand(model, clip, "make the hair red")
+    assert guess.guess and guess.alternative in model.targets
+    assert guess.alternative != (guess.group, guess.value)
+    chosen = understand(model, clip, "make the hair red", target=("hair_color", "blue"))
+    assert (chosen.group, chosen.value, chosen.kind) == ("hair_color", "blue", "instruction")
+    assert chosen.label == "hair colour → blue" and chosen.target != sure.target
+    with pytest.raises(InputError, match="not a target"):
+        understand(model, clip, "make the hair red", target=("hair_color", "tartan"))
+
+
 def test_an_unknown_instruction_is_one_clear_message(trained):
     G, clip, model = trained
     for text in ("make the car red", "delete the file"):

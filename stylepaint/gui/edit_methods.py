@@ -37,9 +37,10 @@ class EditMethods(QObject):
         worker.job_progress.connect(self._progress)
         worker.job_failed.connect(self._failed)
 
-    def request(self, index: int | None, method: str) -> int | None:
+    def request(self, index: int | None, method: str, target: tuple | None = None) -> int | None:
         """Make layer ``index`` (None: the edit the prompt panel shows) with ``method``; returns
-        the job id when a job runs."""
+        the job id when a job runs. ``target`` (group, value): for an instruction, the target the
+        person chose instead of the reader's guess."""
         s = self.c.state
         if index is None:
             index = s.active if s.active is not None and 0 <= s.active < len(s.edits) else None
@@ -69,7 +70,7 @@ class EditMethods(QObject):
         request = (index, step, method)
         if method == INSTRUCTION:
             job = self.w.run_job(universal_edit_job, f"Reading “{step.prompt}”", *engine,
-                                 np.asarray(ws, np.float32), step.prompt,
+                                 np.asarray(ws, np.float32), step.prompt, target,
                                  on_done=lambda value: self._done(request, value))
         elif method == "optimize":
             job = self.w.run_job(optimize_edit_job, f"Optimizing “{step.label}”", *engine,
@@ -93,8 +94,12 @@ class EditMethods(QObject):
         if method == INSTRUCTION:
             if self._apply(index, step, method=INSTRUCTION, delta=value["delta"], name=value["name"]):
                 if value.get("guess"):          # a word the reader hardly knows: say so, and what to do
+                    where = index if index is not None else self.c.state.active
+                    alt = value.get("alternative")
+                    action = (f"Use {alt[2]}", lambda: self.request(where, INSTRUCTION, alt[:2])) if alt else None
+                    other = "try the next reading or " if alt else ""
                     self.w.show_message(f"Read “{step.prompt}” as {value['reading']}: if that is not what you "
-                                        f"meant, undo and say it in other words.", "warning")
+                                        f"meant, {other}undo and say it in other words.", "warning", action)
                 else:
                     self.w.show_message(f"Read “{step.prompt}” as {value['kind']}: {value['name']}.", "info")
             return

@@ -86,19 +86,25 @@ def mapper_edit_job(model, clip, device, prompt: str, neutral=None, layers: str 
 
 
 @engine_job
-def universal_edit_job(model, clip, device, ws, text: str, worker=None):
+def universal_edit_job(model, clip, device, ws, text: str, target=None, worker=None):
     """The universal mapper's edit of the face ``ws`` for an instruction ("make the hair red") or a
     description; returns {"delta" [C] float32, "name" (how it was understood, "hair colour → red"),
-    "kind", "reading" (the message's words for it), "guess" (the reader is unsure), "model_id"}. No mapper for this model and CLIP, or an instruction it cannot read, is
+    "kind", "reading" (the message's words for it), "guess" (the reader is unsure), "alternative"
+    ((group, value, label) of a guess's runner-up, or None), "model_id"}. ``target`` (group, value):
+    the target the person chose instead of the reader's guess. No mapper for this model and CLIP, or an instruction it cannot read, is
     one ``StylepaintError``."""
     from stylepaint.styleclip.instructions import universal_step
+    from stylepaint.styleclip.phrasings import label
     from stylepaint.styleclip.universal_mapper import require_universal
 
     G, clip_model = _engine(worker, model, clip, device)
     yield {"done": 0, "total": 1, "message": f"Reading “{text}”"}
-    step, understood = universal_step(G, clip_model, require_universal(G, clip_model), np.asarray(ws, np.float32), text)
+    step, understood = universal_step(G, clip_model, require_universal(G, clip_model), np.asarray(ws, np.float32), text,
+                                      target=target)
+    alt = understood.alternative
     return {"delta": np.asarray(step.delta, np.float32), "name": understood.label, "kind": understood.kind,
-            "reading": understood.reading(), "guess": understood.guess, "model_id": G.model_id}
+            "reading": understood.reading(), "guess": understood.guess,
+            "alternative": (*alt, label(*alt)) if alt else None, "model_id": G.model_id}
 
 
 @engine_job

@@ -38,6 +38,7 @@ class Understanding:
     target: str                    # the text the mapper is conditioned on
     neutral: str | None            # and its neutral text (None: the model's default)
     gain: float = 1.0              # the target's calibrated strength (``UniversalMapper.gains``)
+    alternative: tuple[str, str] | None = None   # a guess's runner-up target (group, value), if any
 
     @property
     def alpha(self) -> float:
@@ -67,8 +68,10 @@ def empty_message() -> str:
 
 
 @torch.no_grad()
-def understand(model, clip, text) -> Understanding:
-    """What ``text`` asks for, as the reader of the universal ``model`` reads it."""
+def understand(model, clip, text, target: tuple[str, str] | None = None) -> Understanding:
+    """What ``text`` asks for, as the reader of the universal ``model`` reads it. ``target``
+    (group, value): the person chose the target (a guess's runner-up); the reader still says
+    how strongly and whether it is an instruction."""
     if not isinstance(text, str) or not text.strip():
         raise InputError(empty_message())
     from stylepaint.styleclip.universal_mapper import reader_input
@@ -77,13 +80,20 @@ def understand(model, clip, text) -> Understanding:
     out = model.read(reader_input(model, clip, [text]))
     probs = out["logits"].softmax(-1)[0]
     p, k = float(probs.max()), int(probs.argmax())
+    if target is not None:
+        if tuple(target) not in model.targets:
+            raise InputError(f"{target[0]} → {target[1]} is not a target of this model's universal mapper")
+        k = model.targets.index(tuple(target))
+        p = max(float(probs[k]), UNSURE)          # chosen, not guessed
     instruction = float(out["kind"][0]) > 0
     if k < len(model.targets) and p >= CONFIDENCE:
         group, value = model.targets[k]
         strength = 0.5 if float(out["strength"][0]) < 0.75 else 1.0
-        target, neutral = canonical(group, value)
+        canonical_target, neutral = canonical(group, value)
+        ranked = [int(i) for i in probs[:len(model.targets)].argsort(descending=True) if int(i) != k]
+        alternative = model.targets[ranked[0]] if p < UNSURE and ranked else None
         return Understanding(text, "instruction" if instruction else "description", group, value, strength, p,
-                             target, neutral, model.gain_of(group, value))
+                             canonical_target, neutral, model.gain_of(group, value), alternative)
     if instruction:
         raise InputError(f"could not understand the instruction \"{text[:80]}\": it names no attribute this "
                          f"model knows; try e.g. \"make the hair red\", \"remove her glasses\" or \"a bit less "
@@ -105,13 +115,13 @@ def universal_delta(G, clip, model, ws, u: Understanding) -> np.ndarray:
     return shift[0].float().cpu().numpy()
 
 
-def universal_step(G, clip, model, ws, text: str, alpha: float = 1.0):
+def universal_step(G, clip, model, ws, text: str, alpha: float = 1.0, target: tuple[str, str] | None = None):
     """(EditStep, Understanding): the edit of the face ``ws`` that ``text`` asks for, as an edit
     step that stores its shift (so the stack, recipes and documents replay it) and shows how the
     text was understood as its name. α scales it like every edit."""
     from stylepaint.edits import EditStep
 
-    u = understand(model, clip, text)
+    u = understand(model, clip, text, target)
     delta = universal_delta(G, clip, model, ws, u)
     step = EditStep(u.text, None, alpha=float(alpha), name=u.label, method="instruction", delta=delta)
     return step, u
