@@ -38,7 +38,7 @@ def fold_data(data: dict, spec: dict, k: int, things: bool = True) -> tuple[dict
     held-out lists, and the k-th of every third thing outside the vocabulary too (``things``
     False: no such things at all); (new data, the words moved, the words of those that came
     with version 2)."""
-    from stylepaint.styleclip.phrasings import _words
+    from stylepaint.styleclip.phrasings import _words, training_templates
 
     data = copy.deepcopy(data)
     for kind in data["unknown"].get("things", {}).get("nouns", {}), data["unknown"].get("things", {}).get("items", {}):
@@ -66,7 +66,7 @@ def fold_data(data: dict, spec: dict, k: int, things: bool = True) -> tuple[dict
                 data["heldout_words"].setdefault(group, {}).setdefault(value, []).append(word)
     for family in data["families"].values():
         for op in family.values():
-            templates = op["train"] + op.get("train_more", [])
+            templates = training_templates(op)
             if len(templates) < 2:
                 continue
             template = templates[k % len(templates)]

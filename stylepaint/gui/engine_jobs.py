@@ -91,8 +91,8 @@ def universal_edit_job(model, clip, device, ws, text: str, target=None, worker=N
     description; returns {"delta" [C] float32, "name" (how it was understood, "hair colour → red"),
     "kind", "reading" (the message's words for it), "guess" (the reader is unsure), "alternative"
     ((group, value, label) of a guess's runner-up, or None), "model_id"}. ``target`` (group, value):
-    the target the person chose instead of the reader's guess. No mapper for this model and CLIP, or an instruction it cannot read, is
-    one ``StylepaintError``."""
+    the target the person chose instead of the reader's guess. No mapper for this model and CLIP,
+    or an instruction it cannot read, is one ``StylepaintError``."""
     from stylepaint.styleclip.instructions import universal_step
     from stylepaint.styleclip.phrasings import label
     from stylepaint.styleclip.universal_mapper import require_universal

@@ -90,8 +90,11 @@ def understand(model, clip, text, target: tuple[str, str] | None = None) -> Unde
         group, value = model.targets[k]
         strength = 0.5 if float(out["strength"][0]) < 0.75 else 1.0
         canonical_target, neutral = canonical(group, value)
-        ranked = [int(i) for i in probs[:len(model.targets)].argsort(descending=True) if int(i) != k]
-        alternative = model.targets[ranked[0]] if p < UNSURE and ranked else None
+        alternative = None
+        if p < UNSURE and len(model.targets) > 1:             # a guess: the reader's next target
+            others = probs[:len(model.targets)].clone()
+            others[k] = -1.0
+            alternative = model.targets[int(others.argmax())]
         return Understanding(text, "instruction" if instruction else "description", group, value, strength, p,
                              canonical_target, neutral, model.gain_of(group, value), alternative)
     if instruction:

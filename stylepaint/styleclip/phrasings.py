@@ -74,6 +74,11 @@ def _words(group: str, value: str, info: dict, spec: dict, split: str) -> list[s
     return [w for w in spec["groups"][group]["values"][value]["words"] if w not in held] + more
 
 
+def training_templates(op: dict) -> list[str]:
+    """An operation's training templates: its own and those added with version 2 (``train_more``)."""
+    return op["train"] + op.get("train_more", [])
+
+
 def _fill(template: str, slots: dict, pronouns: dict) -> list[str]:
     texts = [template]
     for key, options in (("obj", pronouns["obj"]), ("pos", pronouns["pos"])):
@@ -103,7 +108,7 @@ def _group_phrasings(group: str, info: dict, spec: dict, split: str, pronouns: d
                 held_words = _words(group, value, info, spec, "heldout")
             # train: training templates x training words; heldout: every phrasing with a
             # held-out template or a held-out word (late: one of the second set's)
-            train_templates = templates["train"] + templates.get("train_more", [])
+            train_templates = training_templates(templates)
             if split == "train":
                 pairs = [(t, w) for t in train_templates for w in train_words]
             else:
@@ -138,7 +143,7 @@ def _unknown_things(split: str, pronouns: dict):
     for family, key in (("colour", "nouns"), ("item", "items")):
         for op, templates in data["families"][family].items():
             meaning = data["operations"][op]
-            for template in templates["train"] + templates.get("train_more", []):
+            for template in training_templates(templates):
                 if any(w in template for w in _PORTRAIT_WORDS):
                     continue
                 for thing in things.get(key, {}).get(split, []):
