@@ -103,6 +103,8 @@ def main(argv=None) -> int:
     p.add_argument("--dropout", type=float, default=0.5)
     p.add_argument("--views", type=float, default=0.0,
                    help="train_reader's views: share of rows read by one encoder only")
+    p.add_argument("--glosses", action=argparse.BooleanOptionalAction, default=False,
+                   help="train_reader's glosses: the reader also reads what the words mean (WordNet)")
     p.add_argument("--no-things", action="store_true",
                    help="leave out the phrasings of things outside the vocabulary (unknown.things)")
     p.add_argument("--threads", type=int, default=2)
@@ -127,7 +129,7 @@ def main(argv=None) -> int:
     real_train = {q.text for q in phrasings("train", groups)}
     data, spec = load_instructions(), load_spec()
     print(f"reader folds: {args.folds} folds, {args.members} members x {args.steps} steps, dropout {args.dropout}, "
-          f"views {args.views}")
+          f"views {args.views}, glosses {'on' if args.glosses else 'off'}")
     rows = []
     for k in range(args.folds):
         fold, moved, added = fold_data(data, spec, k, not args.no_things)
@@ -135,7 +137,7 @@ def main(argv=None) -> int:
             aside = [q for q in phrasings("heldout", groups) if q.text in real_train]
             t = time.perf_counter()
             reader = train_reader(model, clip, steps=args.steps, dropout=args.dropout, members=args.members,
-                                  seed=k, views=args.views)
+                                  seed=k, views=args.views, glosses=args.glosses)
         for q in aside:
             confidence = None                   # the reader's probability of what it read (None: refused)
             try:

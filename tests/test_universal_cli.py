@@ -38,7 +38,7 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
                  "--steps", "300", "--members", "2", "--masked", "0.25", "--views", "0.5"]) == 0
     assert "later resumes" in capsys.readouterr().out
     settings = json.loads((tmp_path / "run" / "reader.json").read_text())
-    assert settings["masked"] == 0.25 and settings["views"] == 0.5
+    assert settings["masked"] == 0.25 and settings["views"] == 0.5 and settings["glosses"] is True
     assert main([*train, "--resume", "--steps", "600", "--batch", "3"]) == 0
     out = capsys.readouterr().out
     assert "600/600 steps" in out and "reader (clip+sentence, 2 members) trained" in out
@@ -47,7 +47,7 @@ def test_train_resume_and_edit_by_instruction(files, tmp_path, capsys, one_torch
 
     run_model = load_universal(tmp_path / "run" / FILE_NAME, stylepaint.load_generator(files["model"]),
                                load_clip(files["clip"]))
-    assert run_model.sentence_dim == 384 and run_model.info["steps"] == 600
+    assert run_model.sentence_dim == 2 * 384 and run_model.glosses and run_model.info["steps"] == 600
     assert run_model.info["reader"]["views"] == 0.5                  # the resume trained the same reader again
     # this generator has no portrait code: no pairs to calibrate the strengths on, one clear line
     capsys.readouterr()

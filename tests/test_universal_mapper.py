@@ -261,18 +261,18 @@ def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip,
     model = last(train_universal(G, clip, tmp_path / "run", FAST))[-1]["mapper"]
     assert model.sentence_dim == 0
     new = train_reader(model, clip, sentence=True, steps=300)
-    assert new.sentence_dim == 384 and new.info["reader"]["sentence"]
+    assert new.sentence_dim == 2 * 384 and new.glosses and new.info["reader"]["sentence"]
     ws = stylespace.seed_to_ws(G, 3)
     cond = condition(clip, "a portrait of a person with red hair", "a portrait of a person")
     assert torch.equal(new(ws, cond), model(ws, cond))          # the mapper itself is untouched
     texts = ["make the hair red", "remove her glasses", "red hair"]
     x = reader_input(new, clip, texts)
-    assert x.shape == (3, clip.embed_dim + 384)
+    assert x.shape == (3, clip.embed_dim + 2 * 384)          # the CLIP, the sentence encoder, the glosses
     got = [(understand(new, clip, t).group, understand(new, clip, t).value) for t in texts]
     assert got == [("hair_color", "red"), ("eyewear", "none"), ("hair_color", "red")]
     path = save_universal(new, tmp_path / "u.safetensors")
     again = load_universal(path, G, clip)
-    assert again.sentence_dim == 384
+    assert again.sentence_dim == 2 * 384 and again.glosses
     assert torch.equal(again.read(x)["logits"], new.read(x)["logits"])
     with pytest.raises(ValueError, match="reader input"):
         new.read(x[:, :clip.embed_dim])
@@ -283,8 +283,10 @@ def test_a_new_reader_reads_sentences_and_keeps_the_mapper(tiny_generator, clip,
     assert not torch.allclose(each["logits"][0], each["logits"][1])
     assert torch.allclose(new.read(x)["logits"].exp(), each["logits"].softmax(-1).mean(0), atol=1e-6)
     assert torch.allclose(new.read(x)["strength"], each["strength"].mean(0))
-    # one member is the plain reader of before
-    one = train_reader(model, clip, sentence=True, steps=50, members=1)
+    # one member without glosses is the plain reader of before
+    one = train_reader(model, clip, sentence=True, steps=50, members=1, glosses=False)
+    x = reader_input(one, clip, texts)
+    assert x.shape == (3, clip.embed_dim + 384) and not one.glosses
     assert one.reader_members == 1 and one.read(x, members=True)["logits"].shape == (1, 3, k)
     assert torch.equal(load_universal(save_universal(one, tmp_path / "one.safetensors"), G, clip).read(x)["logits"],
                        one.read(x)["logits"])
@@ -442,3 +444,26 @@ def test_gains_are_calibrated_from_exact_pairs_and_scale_the_edit(code_generator
     # without the portrait code there are no pairs to calibrate on: one clear message
     with pytest.raises(InputError, match="portrait code"):
         calibrate_gains(tiny_generator, clip, model, None)
+
+
+def test_the_reader_trains_on_meanings_that_hold_no_held_out_wording(clip):
+    """With glosses the CLIP reads a training text with its rarer words' other names beside them
+    and the sentence encoder also reads their meanings, both without the held-out wording
+    ("spectacles" is also "specs" and "eyeglasses" in WordNet; both are held out)."""
+    from stylepaint.styleclip import glosses
+    from stylepaint.styleclip.phrasings import hidden_wording
+    from stylepaint.styleclip.universal_training import _Corpus
+
+    corpus = _Corpus(clip, ["eyewear"], sentence=True, glosses=True)
+    assert corpus.emb.shape[1] == clip.embed_dim + 2 * 384
+    i = corpus.texts.index("give her spectacles")
+    hide = hidden_wording()
+    meaning = corpus.emb[i, -384:]
+    assert torch.allclose(meaning, glosses.embed(["give her spectacles"], hide)[0], atol=1e-5)
+    assert not torch.allclose(meaning, glosses.embed(["give her spectacles"])[0], atol=1e-3)
+    expanded = glosses.expand("give her spectacles", hide)
+    assert expanded != "give her spectacles" and "specs" not in expanded
+    assert torch.allclose(corpus.emb[i, :clip.embed_dim], clip.text.embed(expanded).float(), atol=1e-5)
+    plain = _Corpus(clip, ["eyewear"], sentence=True)
+    assert plain.emb.shape[1] == clip.embed_dim + 384
+    assert torch.allclose(plain.emb[i, :clip.embed_dim], clip.text.embed("give her spectacles").float(), atol=1e-5)

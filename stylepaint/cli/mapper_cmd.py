@@ -19,6 +19,8 @@ default in resources/models/ with its manifest entry.
 
 from __future__ import annotations
 
+import argparse
+
 SENTENCE_READER = "clip+sentence"   # the reader that also reads the sentence encoder (the default)
 READERS = (SENTENCE_READER, "clip")
 READER_FILE = "reader.json"     # in a run folder: the reader train-reader gave it, redone after each resume
@@ -73,6 +75,8 @@ def register(sub) -> None:
                    help="share of phrasings also read with the attribute word made up for the CLIP (default 0)")
     r.add_argument("--views", type=float, default=None, metavar="SHARE",
                    help="share of phrasings read by one encoder only, half by each (default 0.75)")
+    r.add_argument("--glosses", action=argparse.BooleanOptionalAction, default=None,
+                   help="also read what the words mean, from WordNet (default on)")
     r.add_argument("--seed", type=int, default=0, help="training seed (default 0)")
     r.add_argument("--clip", default=None, metavar="SPEC", help="CLIP as NAME[:TAG|FILE] (default: the model's pairing)")
     r.add_argument("model", nargs="?", default=None, help="checkpoint file (default: the embedded default model)")
@@ -200,7 +204,8 @@ def _retrain_reader(path, G, clip, settings: dict):
     members = int(settings.get("members", READER_MEMBERS))
     model = train_reader(load_universal(path, G, clip), clip, sentence=settings.get("reader") == SENTENCE_READER,
                          steps=int(settings.get("steps", 3000)), seed=int(settings.get("seed", 0)), members=members,
-                         masked=float(settings.get("masked", 0.0)), views=float(settings.get("views", 0.0)))
+                         masked=float(settings.get("masked", 0.0)), views=float(settings.get("views", 0.0)),
+                         glosses=bool(settings.get("glosses", False)))
     save_universal(model, path)
     print(f"reader ({settings.get('reader')}, {members} member{'s' if members > 1 else ''}) trained in "
           f"{settings.get('steps')} steps each, {time.perf_counter() - t:.0f} s; loss {model.info['reader']['last_loss']:.4f}")
@@ -229,13 +234,14 @@ def run_train_reader(args) -> int:
     from pathlib import Path
 
     from stylepaint.safe_write import write_bytes_atomic
-    from stylepaint.styleclip.universal_training import READER_MASKED, READER_MEMBERS, READER_VIEWS
+    from stylepaint.styleclip.universal_training import READER_GLOSSES, READER_MASKED, READER_MEMBERS, READER_VIEWS
 
     run_file, G, clip = _run_models(args.run, args.model, args.clip)
     settings = {"reader": args.reader, "steps": args.steps, "seed": args.seed,
                 "members": READER_MEMBERS if args.members is None else args.members,
                 "masked": READER_MASKED if args.masked is None else args.masked,
-                "views": READER_VIEWS if args.views is None else args.views}
+                "views": READER_VIEWS if args.views is None else args.views,
+                "glosses": READER_GLOSSES if args.glosses is None else args.glosses}
     _retrain_reader(run_file, G, clip, settings)
     write_bytes_atomic(Path(args.run) / READER_FILE, (json.dumps(settings) + "\n").encode())
     print(f"wrote {run_file} and {_install(run_file, G, clip)}; later resumes of {args.run} train this reader again")
@@ -258,13 +264,18 @@ def run_calibrate_universal(args) -> int:
 
 
 def run_ship_universal(args) -> int:
+    from pathlib import Path
+
     from stylepaint.safe_read import read_json
     from stylepaint.styleclip.universal_mapper import FILE_NAME, ship_universal
 
     run_file, G, clip = _run_models(args.run, None, args.clip)
     metrics = read_json(args.metrics, "json") if args.metrics else None
-    entry = ship_universal(run_file, G, clip, metrics,
-                           command=f"stylepaint mapper train-universal --out {args.run} (--resume in chunks)")
+    command = f"stylepaint mapper train-universal --out {args.run} (--resume in chunks)"
+    reader = Path(args.run) / READER_FILE
+    if reader.is_file():          # the reader the run was given afterwards, with its settings
+        command += f"; stylepaint mapper train-reader {args.run} with {reader.read_text().strip()}"
+    entry = ship_universal(run_file, G, clip, metrics, command=command)
     print(f"shipped {FILE_NAME}: {entry['bytes'] / 1e6:.1f} MB, {entry['steps']} steps in "
           f"{entry['train_seconds']:.0f} s of training, sha256 {entry['sha256'][:12]}")
     return 0

@@ -185,6 +185,13 @@ def phrasings(split: str = "train", groups=None, unknown: bool = True) -> list[P
     return [p for t, p in out.items() if t not in clash]
 
 
+def hidden_wording() -> frozenset[str]:
+    """Every held-out word and every word only held-out templates use: what the reader's training
+    inputs leave out of the meanings they add to a text (``glosses``), as no training text has them."""
+    words, template_words = heldout_wording()
+    return frozenset(words | template_words)
+
+
 CAPTION_SEEDS = 20     # random wordings per group of the caption generator's one-group captions
 
 

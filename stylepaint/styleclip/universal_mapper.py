@@ -12,7 +12,8 @@ condition (the target's CLIP embedding beside the unit direction from the neutra
 modulates every hidden layer (scale and shift, FFCLIP's semantic injection), so a new prompt is
 one forward pass. The *reader* shares the file: a small MLP from a text's CLIP embedding (and,
 when ``sentence_dim`` > 0, its embedding by the general sentence encoder of ``sentences``, which
-knows wording the portrait CLIP never saw) to the vocabulary target it names (or "unknown"),
+knows wording the portrait CLIP never saw; with ``glosses``, both also read what the rarer words
+mean in WordNet, ``glosses``) to the vocabulary target it names (or "unknown"),
 whether it is an instruction, and its strength.
 α scales ΔW+ linearly and α = 0 changes nothing. Files are safetensors whose header holds the
 architecture and identity: no code runs when one is read.
@@ -73,12 +74,13 @@ class UniversalMapper(nn.Module):
 
     def __init__(self, num_ws: int, w_dim: int, groups: list[list[int]], embed_dim: int, targets: list,
                  depth: int = 2, hidden: int = 128, scale: float = 1.0, reader_hidden: int = 256,
-                 sentence_dim: int = 0, reader_members: int = 1, info: dict | None = None):
+                 sentence_dim: int = 0, reader_members: int = 1, glosses: bool = False, info: dict | None = None):
         super().__init__()
         self.num_ws, self.w_dim, self.groups, self.embed_dim = num_ws, w_dim, groups, embed_dim
         self.targets = [tuple(t) for t in targets]       # (group, value); the reader's last class is "unknown"
         self.depth, self.hidden, self.scale, self.reader_hidden = depth, hidden, scale, reader_hidden
         self.sentence_dim = int(sentence_dim)            # 0: the reader reads the CLIP embedding only
+        self.glosses = bool(glosses)                     # the sentence part ends with the words' glosses (``glosses``)
         self.nets = nn.ModuleList(_GroupNet(w_dim, 2 * embed_dim, hidden, depth) for _ in groups)
         self.reader_members = int(reader_members)       # readers trained apart whose readings are averaged
         self.reader = make_reader(embed_dim + self.sentence_dim, reader_hidden, len(self.targets) + 1 + 2,
@@ -102,7 +104,7 @@ class UniversalMapper(nn.Module):
         return {"num_ws": self.num_ws, "w_dim": self.w_dim, "groups": self.groups, "embed_dim": self.embed_dim,
                 "targets": [list(t) for t in self.targets], "depth": self.depth, "hidden": self.hidden,
                 "scale": self.scale, "reader_hidden": self.reader_hidden, "sentence_dim": self.sentence_dim,
-                "reader_members": self.reader_members}
+                "reader_members": self.reader_members, "glosses": self.glosses}
 
     def forward(self, ws: torch.Tensor, cond: torch.Tensor, alpha: float = 1.0) -> torch.Tensor:
         """ΔW+ [N, num_ws, w_dim] for faces ``ws`` and conditions ``cond`` ([2·D] or [N, 2·D])."""
@@ -173,13 +175,32 @@ class ReaderMembers(nn.Module):
 
 @torch.no_grad()
 def reader_input(model: UniversalMapper, clip, texts: list[str]) -> torch.Tensor:
-    """[N, D (+ sentence_dim)]: what ``model``'s reader reads of ``texts``."""
-    emb = torch.stack([clip.text.embed(t) for t in texts]).float().cpu()
-    if not model.sentence_dim:
-        return emb
-    from stylepaint.styleclip import sentences
+    """[N, D (+ sentence_dim)]: what ``model``'s reader reads of ``texts``: their CLIP embedding,
+    the sentence encoder's, and the sentence encoder's of their words' meanings (``glosses``)."""
+    return torch.cat([clip_input(clip, texts, model.glosses), sentence_input(texts, model.sentence_dim, model.glosses)],
+                     dim=1)
 
-    return torch.cat([emb, sentences.embed(texts)], dim=1)
+
+def clip_input(clip, texts: list[str], glosses: bool = False, hide=()) -> torch.Tensor:
+    """[N, D]: the CLIP's part of the reader's input: the text's embedding, with ``glosses`` the
+    embedding of the text with its rarer words' other names beside them (``glosses.expand``)."""
+    if glosses:
+        from stylepaint.styleclip import glosses as meanings
+
+        texts = [meanings.expand(t, hide) for t in texts]
+    return torch.stack([clip.text.embed(t) for t in texts]).float().cpu()
+
+
+def sentence_input(texts: list[str], dim: int, glosses: bool = False, hide=()) -> torch.Tensor:
+    """[N, dim]: the sentence encoder's part of the reader's input (nothing when ``dim`` is 0):
+    the text's embedding, with ``glosses`` beside that of its words' meanings (``glosses.embed``).
+    ``hide``: words no meaning may hold (training hides the held-out wording)."""
+    if not dim:
+        return torch.zeros(len(texts), 0)
+    from stylepaint.styleclip import glosses as meanings, sentences
+
+    parts = [sentences.embed(texts)] + ([meanings.embed(texts, hide)] if glosses else [])
+    return torch.cat(parts, dim=1)
 
 
 # ---- files --------------------------------------------------------------------------------

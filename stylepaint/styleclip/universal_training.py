@@ -36,9 +36,10 @@ import torch.nn.functional as F
 
 from stylepaint.errors import InputError
 from stylepaint.styleclip.objective import LossWeights, Objective
-from stylepaint.styleclip.phrasings import (UNKNOWN, absences, canonical, caption_phrasings, masked_text, phrasings,
-                                            targets)
-from stylepaint.styleclip.universal_mapper import FILE_NAME, ReaderMembers, UniversalMapper, condition, save_universal
+from stylepaint.styleclip.phrasings import (UNKNOWN, absences, canonical, caption_phrasings, hidden_wording,
+                                            masked_text, phrasings, targets)
+from stylepaint.styleclip.universal_mapper import (FILE_NAME, ReaderMembers, UniversalMapper, clip_input, condition,
+                                                  save_universal, sentence_input)
 from stylepaint.training import checkpoint as ckpt
 
 METHOD = "universal-mapper"
@@ -106,7 +107,8 @@ class _Corpus:
     encoder reading the real text, so the reader learns to read from the sentence encoder alone
     what the CLIP does not know."""
 
-    def __init__(self, clip, groups, sentence: bool = False, captions: bool = False, masked: float = 0.0):
+    def __init__(self, clip, groups, sentence: bool = False, captions: bool = False, masked: float = 0.0,
+                 glosses: bool = False):
         from stylepaint.styleclip import sentences
 
         self.targets = targets(groups)
@@ -127,10 +129,13 @@ class _Corpus:
             clip_texts += [t for _, t in twins]
             sentence_texts += [p.text for p, _ in twins]
         self.texts = clip_texts
-        self.emb = torch.stack([clip.text.embed(t) for t in clip_texts])
+        # what the reader reads: the CLIP embedding, then the sentence encoder's; the meanings of
+        # the words (``glosses``) never hold held-out wording, as no training text does
+        hide = hidden_wording() if glosses else frozenset()
+        self.emb = clip_input(clip, clip_texts, glosses, hide)
         self.embed_dim = int(self.emb.shape[1])
-        if sentence:             # what the reader reads: the CLIP embedding, then the sentence encoder's
-            self.emb = torch.cat([self.emb, sentences.embed(sentence_texts)], dim=1)
+        if sentence:
+            self.emb = torch.cat([self.emb, sentence_input(sentence_texts, sentences.DIM, glosses, hide)], dim=1)
         self.label = torch.tensor([index.get((p.group, p.value), len(self.targets)) if p.group != UNKNOWN
                                    else len(self.targets) for p in reading])
         self.kind = torch.tensor([float(p.kind == "instruction") for p in reading])
@@ -287,12 +292,13 @@ def _reader_loss(model, corpus: _Corpus, idx: torch.Tensor, dropout: float = 0.0
 READER_MEMBERS = 5               # readers trained apart, their readings averaged (``train_reader``)
 READER_MASKED = 0.0              # share of phrasings the reader also reads with a made-up attribute word (``_Corpus``)
 READER_VIEWS = 0.75              # share of rows the reader reads through one encoder only (``one_view``)
+READER_GLOSSES = True            # the reader also reads the meanings of a text's words (``glosses``)
 
 
 def train_reader(model: UniversalMapper, clip, sentence: bool = True, steps: int = 3000, batch: int = 64,
                  lr: float = 1e-3, seed: int = 0, dropout: float = 0.5, captions: bool = True,
                  members: int = READER_MEMBERS, masked: float = READER_MASKED,
-                 views: float = READER_VIEWS) -> UniversalMapper:
+                 views: float = READER_VIEWS, glosses: bool = READER_GLOSSES) -> UniversalMapper:
     """A copy of ``model`` with a new reader trained on the training phrasings (reading the
     sentence encoder too when ``sentence``; with the CLIP's one-group captions too when
     ``captions``, ``phrasings.caption_phrasings``); the mapper's own weights are kept as they are.
@@ -326,10 +332,11 @@ def train_reader(model: UniversalMapper, clip, sentence: bool = True, steps: int
     if not 0.0 <= views <= 1.0:
         raise InputError(f"the share of rows read by one encoder must be between 0 and 1, got {views}")
     groups = sorted({g for g, _ in model.targets})
-    corpus = _Corpus(clip, groups, sentence, captions, masked)
+    glosses = bool(glosses and sentence)
+    corpus = _Corpus(clip, groups, sentence, captions, masked, glosses)
     if [tuple(t) for t in corpus.targets] != list(model.targets):
         raise InputError("the vocabulary's targets changed since this mapper was trained; train a new one")
-    config = dict(model.config(), sentence_dim=int(corpus.emb.shape[1]) - corpus.embed_dim)
+    config = dict(model.config(), sentence_dim=int(corpus.emb.shape[1]) - corpus.embed_dim, glosses=glosses)
     device = next(model.parameters()).device
     keep = {k: v for k, v in model.state_dict().items() if not k.startswith("reader.")}
     readers, losses = [], []
@@ -357,7 +364,7 @@ def train_reader(model: UniversalMapper, clip, sentence: bool = True, steps: int
     fresh.load_state_dict(keep, strict=False)
     fresh.reader = readers[0] if members == 1 else ReaderMembers(readers)
     fresh.info.update(reader={"steps": steps, "sentence": bool(sentence), "dropout": dropout, "captions": bool(captions),
-                              "members": members, "masked": masked, "views": views,
+                              "members": members, "masked": masked, "views": views, "glosses": glosses,
                               "last_loss": round(float(np.mean(losses)), 4)})
     return fresh.to(device).eval().requires_grad_(False)
 
