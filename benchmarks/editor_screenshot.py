@@ -8,7 +8,7 @@
 - ``--scene tags`` (docs/screenshot-tags.png): the Faces from tags panel with a grid of found faces;
 - ``--scene morph`` (docs/screenshot-morph.png): attribute morph sliders, two of them in the stack;
 - ``--scene instruction`` (docs/screenshot-instruction.png): layers made from typed instructions by
-  the universal mapper (``--mapper``: its file, default the run in runs/universal-128), each named
+  the universal mapper (``--mapper``: its file, default the shipped one), each named
   by how it was understood.
 
     xvfb-run -a -s "-screen 0 1600x1000x24" python benchmarks/editor_screenshot.py
@@ -41,7 +41,7 @@ def main() -> int:
     parser.add_argument("--size", default="1400x900")
     parser.add_argument("--photo", default=str(REPO / "tests" / "data" / "photos" / "astronaut.png"))
     parser.add_argument("--steps", default=None, help="photo scene: W and W+ inversion steps (default: the pipeline's)")
-    parser.add_argument("--mapper", default=str(REPO / "runs" / "universal-128" / "universal-mapper.safetensors"),
+    parser.add_argument("--mapper", default=str(REPO / "stylepaint" / "resources" / "models" / "universal-mapper.safetensors"),
                         help="instruction scene: the universal mapper file to use")
     args = parser.parse_args()
     args.out = args.out or str(REPO / "docs" / ("screenshot.png" if args.scene == "stack" else f"screenshot-{args.scene}.png"))
@@ -274,9 +274,10 @@ def scene_instruction(w, app, settle, args):
     shutil.copyfile(args.mapper, target)
     c.on_seed(7)
     settle()
-    # wording the mapper never saw in training; the last one a word it hardly knows, read as a guess
+    # wording the mapper never saw in training: "navy" read by its meaning in WordNet; the last one
+    # a word it hardly knows (a metal in WordNet), read as a guess
     for i, text in enumerate(("make the hair crimson", "put a hat on her", "a little more cheerful",
-                              "make her hair cobalt")):
+                              "make her hair navy", "make her hair cobalt")):
         _prompt(w, settle, text, "", 0, keep=True)
         w.edit_methods.request(i, "instruction")
         _wait_jobs(w, settle)
