@@ -68,7 +68,10 @@ def fixture(steps: int, folder: Path):
 
 
 def sample(items, n, seed=0):
+    """``n`` of ``items`` drawn at random (all of them, in their order, when ``n`` is None)."""
     items = list(items)
+    if n is None:
+        return items
     random.Random(seed).shuffle(items)
     return items[:n]
 
@@ -251,7 +254,9 @@ def load_models(args):
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     model_arguments(p)
-    p.add_argument("--phrasings", type=int, default=MIN_PHRASINGS, help="held-out instructions and descriptions each")
+    p.add_argument("--phrasings", type=int, default=None,
+                   help="held-out instructions and descriptions each, drawn at random (default: every one; "
+                        f"the goal asks for at least {MIN_PHRASINGS}, where one phrasing is 3.3 points)")
     p.add_argument("--directions", action="store_true", help="measure global directions on the same edits")
     p.add_argument("--dir-alpha", type=float, default=6.0)
     p.add_argument("--dir-beta", type=float, default=0.1)
