@@ -264,7 +264,7 @@ def run_calibrate_universal(args) -> int:
 
 
 def run_ship_universal(args) -> int:
-    from pathlib import Path
+    import json
 
     from stylepaint.safe_read import read_json
     from stylepaint.styleclip.universal_mapper import FILE_NAME, ship_universal
@@ -272,9 +272,9 @@ def run_ship_universal(args) -> int:
     run_file, G, clip = _run_models(args.run, None, args.clip)
     metrics = read_json(args.metrics, "json") if args.metrics else None
     command = f"stylepaint mapper train-universal --out {args.run} (--resume in chunks)"
-    reader = Path(args.run) / READER_FILE
-    if reader.is_file():          # the reader the run was given afterwards, with its settings
-        command += f"; stylepaint mapper train-reader {args.run} with {reader.read_text().strip()}"
+    reader = _reader_settings(args.run)
+    if reader is not None:          # the reader the run was given afterwards, with its settings
+        command += f"; stylepaint mapper train-reader {args.run} with {json.dumps(reader)}"
     entry = ship_universal(run_file, G, clip, metrics, command=command)
     print(f"shipped {FILE_NAME}: {entry['bytes'] / 1e6:.1f} MB, {entry['steps']} steps in "
           f"{entry['train_seconds']:.0f} s of training, sha256 {entry['sha256'][:12]}")

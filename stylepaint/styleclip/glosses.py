@@ -32,6 +32,7 @@ import re
 from pathlib import Path
 
 from stylepaint.paths import RESOURCES
+from stylepaint.styleclip.phrasings import whole_words
 
 GLOSS_FILE = RESOURCES / "text" / "wordnet-glosses.json.gz"
 FORMAT = "stylepaint-wordnet-glosses-1"
@@ -93,7 +94,7 @@ def expand(text: str, hide=()) -> str:
     blue"): what the portrait CLIP reads, as it knows the general colour and mood words.
     ``hide``: names left out (as for ``gloss``)."""
     table = load_table()
-    hidden = _hidden(frozenset(hide)) if hide else None
+    hidden = whole_words(frozenset(hide)) if hide else None
     out = text
     for _, _, key, form, senses in _entries(text, table):
         names = table["senses"][senses[0]].split(" (", 1)[0].replace(":", ",").split(", ")
@@ -123,14 +124,8 @@ def gloss(text: str, hide=()) -> str:
     out = " ; ".join(table["senses"][s] for s in senses_of(text, table))
     if not hide or not out:
         return out
-    out = _hidden(frozenset(hide)).sub("", out)
+    out = whole_words(frozenset(hide)).sub("", out)
     return re.sub(r"(?:,\s*)+(?=[,(]|$)|(?<=:)\s*,", "", out).replace(" ,", ",")     # no empty list items left
-
-
-@functools.lru_cache(maxsize=8)
-def _hidden(hide: frozenset) -> re.Pattern:
-    words = sorted((w.lower() for w in hide), key=len, reverse=True)
-    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in words) + r")(?![\w-])", re.IGNORECASE)
 
 
 def embed(texts: list[str], hide=()):

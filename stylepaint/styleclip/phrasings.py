@@ -192,6 +192,14 @@ def hidden_wording() -> frozenset[str]:
     return frozenset(words | template_words)
 
 
+@functools.lru_cache(maxsize=8)
+def whole_words(words: frozenset[str]) -> re.Pattern:
+    """A pattern that finds any of ``words`` as a whole word or phrase, in any case, the longest
+    first ("a cap" is not found in "a cape", "dark glasses" before "glasses")."""
+    alternatives = sorted((w.lower() for w in words), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(re.escape(w) for w in alternatives) + r")(?![\w-])", re.IGNORECASE)
+
+
 CAPTION_SEEDS = 20     # random wordings per group of the caption generator's one-group captions
 
 
@@ -219,8 +227,7 @@ def caption_phrasings(groups=None, seeds: int = CAPTION_SEEDS) -> list[Phrasing]
 
     spec = load_spec()
     words, template_words = heldout_wording()
-    pattern = re.compile(r"(?<![\w-])(" + "|".join(re.escape(w.lower()) for w in sorted(words, key=len, reverse=True))
-                         + r")(?![\w-])")
+    pattern = whole_words(frozenset(words))
     seen: dict[str, tuple[str, str] | None] = {}
     for g, info in spec["groups"].items():
         if groups is not None and g not in groups:
